@@ -1,0 +1,60 @@
+import mysql from 'mysql2/promise';
+
+export type Pool = mysql.Pool;
+export type Connection = mysql.PoolConnection;
+
+export const SESSION_SETUP =
+  "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+
+export interface PoolOptions {
+  url: string;
+  size: number;
+}
+
+/**
+ * A mysql2 pool whose sessions run in UTC with strict SQL modes: timestamps are stored and read
+ * as UTC, and a value outside an ENUM is an error instead of a silent ''.
+ */
+export function createPool({ url, size }: PoolOptions): Pool {
+  const pool = mysql.createPool({
+    uri: url,
+    connectionLimit: size,
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    connectTimeout: 5_000,
+    enableKeepAlive: true,
+  });
+  // mysql2 hands the new *callback-style* connection to this event (whatever its typings say);
+  // a failure here surfaces as an error on the first query of that connection.
+  pool.on('connection', (conn) => {
+    (conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void }).query(SESSION_SETUP, () => undefined);
+  });
+  return pool;
+}
+
+/** Runs `work` in a transaction on one connection; commits on success, rolls back on error. */
+export async function inTransaction<T>(pool: Pool, work: (conn: Connection) => Promise<T>): Promise<T> {
+  const conn = await pool.getConnection();
+  try {
+    await conn.beginTransaction();
+    const result = await work(conn);
+    await conn.commit();
+    return result;
+  } catch (err) {
+    await conn.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    conn.release();
+  }
+}
+
+/** True when the database answers a trivial query. */
+export async function isReachable(pool: Pool): Promise<boolean> {
+  try {
+    await pool.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}

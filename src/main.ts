@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { closeServer, listen } from './api/server.js';
+import { createApp } from './api/app.js';
+import { environmentWithFile, loadConfig, secretValues, type Config } from './config/index.js';
+import { migrate } from './db/migrations.js';
+import { createPool } from './db/pool.js';
+import { waitForDatabase } from './db/wait.js';
+import { Category, createLogger } from './logger/index.js';
+import { MIGRATIONS_DIR } from './paths.js';
+import { Shutdown } from './supervisor/shutdown.js';
+
+function configOrExit(): Config {
+  try {
+    return loadConfig(environmentWithFile(process.env, join(process.cwd(), '.env')));
+  } catch (err) {
+    process.stderr.write(`wa-fleet: invalid setting ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = configOrExit();
+const log = createLogger({ level: config.logLevel, format: config.logFormat, file: config.logFile, secrets: secretValues(config) });
+const system = log.child({ category: Category.SYSTEM });
+const shutdown = new Shutdown({ timeoutMs: config.shutdownTimeoutMs, log: system });
+shutdown.install();
+
+try {
+  const pool = createPool({ url: config.mysqlUrl, size: config.mysqlPoolSize });
+  const db = log.child({ category: Category.DB });
+  await waitForDatabase(pool, config.dbRetryIntervalMs, db);
+  if (config.migrateOnStart) await migrate(config.mysqlUrl, MIGRATIONS_DIR, db);
+
+  const server = await listen(createApp({ pool }), config.host, config.port);
+  shutdown.add({ name: 'http server', run: () => closeServer(server) });
+  shutdown.add({ name: 'database pool', run: () => pool.end() });
+
+  system.info(`wa-fleet listening on http://${config.host}:${config.port}`);
+  // PM2 `wait_ready`: online only once the API answers.
+  process.send?.('ready');
+} catch (err) {
+  system.error(`startup failed: ${(err as Error).message}`);
+  await shutdown.run('startup failure', 1);
+}

@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface ProcessInfo {
+  pid: number;
+  cmdline: string;
+}
+
+function readProc(pid: string, file: string): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/** Live (non-zombie) processes whose environment holds `entry` (e.g. `WA_FLEET_TEST_RUN=…`). */
+export function findProcessesWithEnv(entry: string): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const environ = readProc(name, 'environ');
+    if (!environ || !environ.split('\0').includes(entry)) continue;
+    const stat = readProc(name, 'stat');
+    if (stat && /\) Z /.test(stat)) continue;
+    found.push({ pid: Number(name), cmdline: (readProc(name, 'cmdline') ?? '').replace(/\0/g, ' ').trim() });
+  }
+  return found;
+}
+
+/** Live processes whose command line contains `needle`. */
+export function findProcessesWithArg(needle: string): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const cmdline = (readProc(name, 'cmdline') ?? '').replace(/\0/g, ' ');
+    if (!cmdline.includes(needle)) continue;
+    const stat = readProc(name, 'stat');
+    if (stat && /\) Z /.test(stat)) continue;
+    found.push({ pid: Number(name), cmdline: cmdline.trim() });
+  }
+  return found;
+}

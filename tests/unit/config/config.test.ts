@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, SETTINGS } from '../../../src/config/index.js';
+import { ConfigError } from '../../../src/errors/index.js';
+import { PACKAGE_ROOT } from '../../../src/paths.js';
+
+const KEY = 'k'.repeat(32);
+
+function errorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig({ API_KEY: KEY, ...env });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('gives every setting its documented default when only the API key is set', () => {
+    const c = loadConfig({ API_KEY: KEY });
+    expect(c.port).toBe(3000);
+    expect(c.healthCheckIntervalMs).toBe(30_000);
+    expect(c.reconnectMaxAttempts).toBe(20);
+    expect(c.logFormat).toBe('pretty');
+    expect(c.migrateOnStart).toBe(true);
+    expect(c.sessionStoragePath).toBe('./data/sessions');
+    expect(c.notificationWebhookUrl).toBeUndefined();
+  });
+
+  it('parses numbers, booleans and enums from their string form', () => {
+    const c = loadConfig({ API_KEY: KEY, PORT: '8080', WA_FLEET_FAKE_WEB: 'TRUE', LOG_FORMAT: 'json', HEALTH_CHECK_TIMEOUT_MS: '500' });
+    expect(c.port).toBe(8080);
+    expect(c.waFleetFakeWeb).toBe(true);
+    expect(c.logFormat).toBe('json');
+    expect(c.healthCheckTimeoutMs).toBe(500);
+  });
+
+  it.each([
+    ['a non-number interval', { HEALTH_CHECK_INTERVAL_MS: 'abc' }, 'HEALTH_CHECK_INTERVAL_MS: expected a whole number of milliseconds (got "abc")'],
+    ['a fractional interval', { RECOVERY_INTERVAL_MS: '1.5' }, 'RECOVERY_INTERVAL_MS: expected a whole number of milliseconds (got "1.5")'],
+    ['a negative timeout', { HEALTH_CHECK_TIMEOUT_MS: '-5' }, 'HEALTH_CHECK_TIMEOUT_MS: must be at least 100 ms (got "-5")'],
+    ['an unknown LOG_FORMAT', { LOG_FORMAT: 'xml' }, 'LOG_FORMAT: expected one of pretty, json (got "xml")'],
+    ['an unknown LOG_LEVEL', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL: expected one of error, warn, info, debug (got "verbose")'],
+    ['a port out of range', { PORT: '70000' }, 'PORT: must be at most 65535 (got "70000")'],
+    ['a bad boolean', { MIGRATE_ON_START: 'maybe' }, 'MIGRATE_ON_START: expected true or false (got "maybe")'],
+    ['a webhook URL that is not http', { NOTIFICATION_WEBHOOK_URL: 'ftp://x' }, 'NOTIFICATION_WEBHOOK_URL: expected an http(s) URL (got "ftp://x")'],
+    ['demo mode in production', { WA_FLEET_FAKE_WEB: '1', NODE_ENV: 'production' }, 'WA_FLEET_FAKE_WEB: demo mode is refused when NODE_ENV=production'],
+    ['a warn threshold above critical', { MEMORY_WARN_PERCENT: '96' }, 'MEMORY_WARN_PERCENT: must be below MEMORY_CRITICAL_PERCENT'],
+  ])('rejects %s with one line naming the variable', (_kind, env, message) => {
+    const err = errorOf(env);
+    expect(err.message).toBe(message);
+    expect(err.message).not.toContain('\n');
+    expect(err.code).toBe('CONFIG_INVALID');
+  });
+
+  it('requires an API key when auth is on, naming the setting', () => {
+    expect(() => loadConfig({})).toThrow('API_KEY: is required (or set AUTH_DISABLED=true with HOST=127.0.0.1)');
+  });
+
+  it('accepts a missing key for tools that serve no API', () => {
+    expect(loadConfig({}, { server: false }).apiKey).toBeUndefined();
+  });
+
+  it('allows AUTH_DISABLED only on a loopback host', () => {
+    expect(loadConfig({ AUTH_DISABLED: 'true', HOST: '127.0.0.1' }).authDisabled).toBe(true);
+    expect(() => loadConfig({ AUTH_DISABLED: 'true' })).toThrow('AUTH_DISABLED: is only allowed when HOST is a loopback address');
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const err = errorOf({ API_KEY: 'short-secret' });
+    expect(err.message).toBe('API_KEY: must be at least 16 characters');
+    const bad = errorOf({ MYSQL_URL: 'postgres://u:hunter2@h/db' });
+    expect(bad.message).not.toContain('hunter2');
+  });
+});
+
+describe('.env.example', () => {
+  const example = parseEnv(readFileSync(join(PACKAGE_ROOT, '.env.example'), 'utf8'));
+
+  it('lists every setting with the default the code uses', () => {
+    for (const [name, spec] of Object.entries(SETTINGS)) {
+      expect(example[name], name).toBe(spec.default);
+    }
+  });
+
+  it('lists nothing the code does not read', () => {
+    expect(Object.keys(example).sort()).toEqual(Object.keys(SETTINGS).sort());
+  });
+});
