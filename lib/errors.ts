@@ -26,7 +26,7 @@ function isError(value: unknown): value is Error {
   return value instanceof Error || types.isNativeError(value);
 }
 
-function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   if (typeof value === 'string') return value;
   try {
     return JSON.stringify(value) ?? String(value);
@@ -52,14 +52,14 @@ export function coerceError(e: unknown): Error & { code?: string } {
   if (isError(e)) return e;
   if (typeof e === 'object' && e !== null) {
     const fields = e as { message?: unknown; name?: unknown; code?: unknown };
-    const message = typeof fields.message === 'string' ? fields.message : `non-error value thrown: ${describe(e)}`;
+    const message = typeof fields.message === 'string' ? fields.message : `non-error value thrown: ${describeValue(e)}`;
     const error: Error & { code?: string } = new Error(message, { cause: e });
     if (typeof fields.name === 'string' && fields.name !== '') error.name = fields.name;
     const code = codeOf(fields.code);
     if (code !== undefined) error.code = code;
     return error;
   }
-  return new Error(describe(e), { cause: e });
+  return new Error(describeValue(e), { cause: e });
 }
 
 export function serializeError(e: unknown): SerializedError {

@@ -1,0 +1,165 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Memory and process-tree facts read straight from /proc. Nothing here spawns `ps`: a watchdog
+ * sampling dozens of trees every few seconds cannot afford a fork per sample, and must keep
+ * working when the machine is too short of memory to fork at all.
+ */
+
+export interface MemoryUsage {
+  /** Proportional set size: shared pages divided among their sharers, so a tree's PSS adds up honestly. */
+  pssBytes: number;
+  rssBytes: number;
+}
+
+export interface TreeSample extends MemoryUsage {
+  /** The processes that were measured: the root first, then its descendants still alive. */
+  pids: number[];
+}
+
+interface StatFields {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgrp: number;
+}
+
+/** Reads a file, or null when it is gone or unreadable: processes exit between any two reads. */
+function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `pid (comm) state ppid pgrp ...`; comm may itself contain spaces and parentheses, so the fields
+ * are taken after the LAST ')'.
+ */
+function parseStat(text: string): StatFields | null {
+  const close = text.lastIndexOf(')');
+  if (close < 0) return null;
+  const pid = Number.parseInt(text, 10);
+  const [state, ppid, pgrp] = text.slice(close + 2).split(' ');
+  if (!Number.isInteger(pid) || state === undefined || ppid === undefined || pgrp === undefined) return null;
+  return { pid, state, ppid: Number(ppid), pgrp: Number(pgrp) };
+}
+
+function kbField(text: string, name: string): number | null {
+  const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(text);
+  return match ? Number(match[1]) * 1024 : null;
+}
+
+export interface ProcMemory {
+  /** PSS and RSS of one process, or null when it is gone (or a zombie, or not ours to read). */
+  readMemory(pid: number): MemoryUsage | null;
+  childrenOf(pid: number): number[];
+  /** Children, grandchildren, ... breadth first; the pid itself is not included. */
+  descendantsOf(pid: number): number[];
+  /** Root plus all descendants, summed. Processes that exit mid-sample are left out, not counted as 0. */
+  sampleTree(rootPid: number): TreeSample;
+  /** Live members of a process group; zombies are left out because they hold no memory and cannot be killed. */
+  pidsInProcessGroup(pgid: number): number[];
+}
+
+/** `root` is injectable so tests can lay out a fake /proc; production uses the module-level functions below. */
+export function createProcMemory(root = '/proc'): ProcMemory {
+  function allStats(): StatFields[] {
+    const stats: StatFields[] = [];
+    for (const name of readdirSync(root)) {
+      if (!/^\d+$/.test(name)) continue;
+      const text = readOrNull(`${root}/${name}/stat`);
+      const stat = text === null ? null : parseStat(text);
+      if (stat) stats.push(stat);
+    }
+    return stats;
+  }
+
+  // CONFIG_PROC_CHILDREN kernels list each thread's children directly; the main thread's tid is the pid.
+  function hasChildrenFiles(pid: number): boolean {
+    return existsSync(`${root}/${pid}/task/${pid}/children`);
+  }
+
+  // Children attach to the thread that forked them, so every thread's list is read.
+  function childrenFromTaskFiles(pid: number): number[] {
+    let tids: string[];
+    try {
+      tids = readdirSync(`${root}/${pid}/task`);
+    } catch {
+      return [];
+    }
+    const children = new Set<number>();
+    for (const tid of tids) {
+      const text = readOrNull(`${root}/${pid}/task/${tid}/children`) ?? '';
+      for (const child of text.trim().split(/\s+/)) if (child !== '') children.add(Number(child));
+    }
+    return [...children];
+  }
+
+  function childrenByPpid(): Map<number, number[]> {
+    const byParent = new Map<number, number[]>();
+    for (const stat of allStats()) {
+      const siblings = byParent.get(stat.ppid) ?? [];
+      siblings.push(stat.pid);
+      byParent.set(stat.ppid, siblings);
+    }
+    return byParent;
+  }
+
+  function childrenOf(pid: number): number[] {
+    if (hasChildrenFiles(pid)) return childrenFromTaskFiles(pid);
+    return childrenByPpid().get(pid) ?? [];
+  }
+
+  function descendantsOf(pid: number): number[] {
+    // Without children files, one scan of /proc serves the whole walk instead of one per level.
+    const byParent = hasChildrenFiles(pid) ? null : childrenByPpid();
+    const found: number[] = [];
+    // A pid recycled during the walk could point back up the tree; `seen` keeps the walk finite.
+    const seen = new Set<number>([pid]);
+    const queue = [pid];
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const children = byParent ? (byParent.get(next) ?? []) : childrenFromTaskFiles(next);
+      for (const child of children) {
+        if (seen.has(child)) continue;
+        seen.add(child);
+        found.push(child);
+        queue.push(child);
+      }
+    }
+    return found;
+  }
+
+  function readMemory(pid: number): MemoryUsage | null {
+    const text = readOrNull(`${root}/${pid}/smaps_rollup`);
+    if (text === null) return null;
+    const pssBytes = kbField(text, 'Pss');
+    const rssBytes = kbField(text, 'Rss');
+    // Zombies and kernel threads have an empty rollup: there is no memory to report.
+    if (pssBytes === null || rssBytes === null) return null;
+    return { pssBytes, rssBytes };
+  }
+
+  function sampleTree(rootPid: number): TreeSample {
+    const sample: TreeSample = { pids: [], pssBytes: 0, rssBytes: 0 };
+    for (const pid of [rootPid, ...descendantsOf(rootPid)]) {
+      const usage = readMemory(pid);
+      if (!usage) continue;
+      sample.pids.push(pid);
+      sample.pssBytes += usage.pssBytes;
+      sample.rssBytes += usage.rssBytes;
+    }
+    return sample;
+  }
+
+  function pidsInProcessGroup(pgid: number): number[] {
+    return allStats()
+      .filter((stat) => stat.pgrp === pgid && stat.state !== 'Z')
+      .map((stat) => stat.pid);
+  }
+
+  return { readMemory, childrenOf, descendantsOf, sampleTree, pidsInProcessGroup };
+}
+
+export const { readMemory, childrenOf, descendantsOf, sampleTree, pidsInProcessGroup } = createProcMemory();
