@@ -7,6 +7,7 @@ import { createPool } from './db/pool.js';
 import { waitForDatabase } from './db/wait.js';
 import { Category, createLogger } from './logger/index.js';
 import { MIGRATIONS_DIR } from './paths.js';
+import { Fleet } from './supervisor/fleet.js';
 import { Shutdown } from './supervisor/shutdown.js';
 
 function configOrExit(): Config {
@@ -30,12 +31,15 @@ try {
   await waitForDatabase(pool, config.dbRetryIntervalMs, db);
   if (config.migrateOnStart) await migrate(config.mysqlUrl, MIGRATIONS_DIR, db);
 
+  const fleet = new Fleet({ config, pool, log });
   const server = await listen(createApp({ pool }), config.host, config.port);
   shutdown.add({ name: 'http server', run: () => closeServer(server) });
+  shutdown.add({ name: 'fleet', run: () => fleet.stop() });
   shutdown.add({ name: 'database pool', run: () => pool.end() });
 
+  await fleet.start();
   system.info(`wa-fleet listening on http://${config.host}:${config.port}`);
-  // PM2 `wait_ready`: online only once the API answers.
+  // PM2 `wait_ready`: online once the API answers and rehydration has been scheduled.
   process.send?.('ready');
 } catch (err) {
   system.error(`startup failed: ${(err as Error).message}`);

@@ -147,6 +147,17 @@ export class InstancesRepository {
     return { applied: true, instance: await this.require(id), seq };
   }
 
+  /** Deletes the row; the audit log keeps its history and gets a last `instance.removed` event. */
+  async remove(id: string): Promise<boolean> {
+    const at = this.now();
+    return inTransaction(this.pool, async (conn) => {
+      const [res] = await conn.query<ResultSetHeader>('DELETE FROM instances WHERE id = ?', [id]);
+      if (res.affectedRows === 0) return false;
+      await insertEvent(conn, id, { category: 'SESSION', type: 'instance.removed' }, at);
+      return true;
+    });
+  }
+
   /** Appends an event that changes no column (an action, a check result). */
   async appendEvent(id: string, event: NewEvent): Promise<number> {
     return inTransaction(this.pool, (conn) => insertEvent(conn, id, event, this.now()));

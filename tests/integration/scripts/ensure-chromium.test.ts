@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runScript } from './run-script.js';
+import { runScript } from '../../support/run-script.js';
 
 const DEBIAN_CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 10_000;

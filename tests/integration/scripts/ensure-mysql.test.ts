@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findProcessesWithArg } from '../../support/processes.js';
-import { runScript } from './run-script.js';
+import { runScript } from '../../support/run-script.js';
 
 // A first private start runs mariadb-install-db and waits for mariadbd: seconds on an idle machine,
 // far longer on a busy two-core CI one.

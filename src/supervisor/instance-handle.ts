@@ -1,0 +1,365 @@
+import { coerceError } from '../../lib/errors.js';
+import type { InstancesRepository, TransitionPatch } from '../db/instances-repository.js';
+import { ConnectionStatus, type Health, type Instance, type NewEvent } from '../domain/instance.js';
+import { Category, type Logger } from '../logger/index.js';
+import type { WorkerHandle } from '../worker/handle.js';
+import { WorkerEvent } from '../worker/protocol.js';
+import type { FleetEventBus } from './event-bus.js';
+import { decideReconnect, isNoReconnectReason } from './reconnect-policy.js';
+import { LifecycleEvent, nextStatus } from './state-machine.js';
+import type { StatusWriter } from './status-writer.js';
+
+/** Starts a worker for an instance; every worker event goes to `onEvent`, from the first one. */
+export type WorkerLauncher = (instanceId: string, onEvent: (event: WorkerEvent, payload: unknown) => void) => Promise<WorkerHandle>;
+
+export interface InstanceSettings {
+  workerStopTimeoutMs: number;
+  qrIdleTimeoutMs: number;
+  reconnect: { baseMs: number; maxMs: number; jitterMs: number; maxAttempts: number };
+}
+
+export interface InstanceDeps {
+  repo: InstancesRepository;
+  writer: StatusWriter;
+  bus: FleetEventBus;
+  log: Logger;
+  launch: WorkerLauncher;
+  settings: InstanceSettings;
+  random?: () => number;
+  now?: () => Date;
+}
+
+/** Why the supervisor stopped a worker on purpose; never mistaken for a crash. */
+export type StopReason = 'disabled' | 'qr_timeout' | 'shutdown' | 'restart' | 'removed' | 'no_reconnect';
+
+/** What the instance is doing right now, as the supervisor sees it (the API's live view). */
+export interface InstanceLive {
+  status: ConnectionStatus;
+  reason: string | null;
+  statusChangedAt: Date;
+  workerPid: number | null;
+  browserPid: number | null;
+  startedAt: Date | null;
+  reconnectAttempts: number;
+  nextReconnectAt: Date | null;
+  /** A reason that forbids reconnecting (LOGOUT, BANNED, …): the instance waits for a human. */
+  blockedBy: string | null;
+  qr: { value: string; at: Date } | null;
+  wid: string | null;
+  pushName: string | null;
+  recentErrors: Date[];
+}
+
+const CRASH_EVENTS = new Set<WorkerEvent>([WorkerEvent.BROWSER_DISCONNECTED, WorkerEvent.PAGE_CLOSED]);
+const ERROR_MEMORY = 50;
+
+/**
+ * One instance under supervision. It owns the instance's worker, follows its events, and is the
+ * only place that changes the instance's status: `setStatus` checks the state machine, persists
+ * through the status writer (row + event), emits on the bus and logs, in that order.
+ */
+export class InstanceHandle {
+  private status: ConnectionStatus;
+  private reason: string | null;
+  private statusChangedAt: Date;
+  private worker: WorkerHandle | null = null;
+  private starting: Promise<void> | null = null;
+  /** Bumped whenever a worker is started or dropped, so late events of an old worker are ignored. */
+  private generation = 0;
+  private stopping = false;
+  private attempts: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private nextReconnectAt: Date | null = null;
+  private qrIdleTimer: NodeJS.Timeout | null = null;
+  private qr: InstanceLive['qr'] = null;
+  private startedAt: Date | null = null;
+  private blockedBy: string | null;
+  private wid: string | null;
+  private pushName: string | null;
+  private readonly errors: Date[] = [];
+  /** The checks' latest verdict (the health loop sets it). */
+  health: Health;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+
+  constructor(
+    readonly id: string,
+    row: Instance,
+    private readonly deps: InstanceDeps,
+  ) {
+    this.status = row.connectionStatus;
+    this.reason = row.statusReason;
+    this.statusChangedAt = row.statusChangedAt;
+    this.attempts = row.reconnectAttempts;
+    this.wid = row.wid;
+    this.pushName = row.pushName;
+    this.health = row.health;
+    this.blockedBy = row.statusReason && isNoReconnectReason(row.statusReason) ? row.statusReason : null;
+    this.log = deps.log.child({ category: Category.SESSION, instanceId: id });
+    this.now = deps.now ?? (() => new Date());
+    deps.writer.track(id, row.connectionStatus);
+  }
+
+  get live(): InstanceLive {
+    return {
+      status: this.status,
+      reason: this.reason,
+      statusChangedAt: this.statusChangedAt,
+      workerPid: this.worker?.pid ?? null,
+      browserPid: this.worker?.browserPid ?? null,
+      startedAt: this.startedAt,
+      reconnectAttempts: this.attempts,
+      nextReconnectAt: this.nextReconnectAt,
+      blockedBy: this.blockedBy,
+      qr: this.qr,
+      wid: this.wid,
+      pushName: this.pushName,
+      recentErrors: [...this.errors],
+    };
+  }
+
+  get hasWorker(): boolean {
+    return this.worker !== null || this.starting !== null;
+  }
+
+  /** The running worker, once a start in progress has finished (a QR can arrive before it has). */
+  async runningWorker(): Promise<WorkerHandle | null> {
+    await this.starting;
+    return this.worker;
+  }
+
+  /** The single status setter. Returns false when the state machine refuses the move. */
+  private async setStatus(
+    event: LifecycleEvent,
+    reason: string | null,
+    extra: { patch?: TransitionPatch; data?: Record<string, unknown>; severity?: NewEvent['severity']; category?: string } = {},
+  ): Promise<boolean> {
+    const move = nextStatus(this.status, event);
+    if (!move.ok) {
+      this.log.warn(`illegal transition rejected: ${this.status} on ${event} (${move.reason})`, { reason });
+      return false;
+    }
+    if (!move.changed && reason === this.reason && !extra.patch) return true;
+    const previous = this.status;
+    const at = this.now();
+    this.status = move.to;
+    this.reason = reason;
+    this.statusChangedAt = move.changed ? at : this.statusChangedAt;
+    const category = extra.category ?? Category.SESSION;
+    await this.deps.writer.write(this.id, {
+      to: move.to,
+      reason,
+      ...(extra.patch ? { patch: extra.patch } : {}),
+      event: { category, type: `status.${event}`, severity: extra.severity ?? null, data: extra.data ?? null },
+    });
+    if (move.changed) this.deps.bus.emit('connection.update', { instanceId: this.id, status: move.to, previous, reason, at });
+    this.log.info(`${previous} → ${move.to}${reason ? ` (${reason})` : ''}`, extra.data ?? {});
+    return true;
+  }
+
+  /** Starts the worker unless one is running or starting. A human's start lifts a no-reconnect block. */
+  start(trigger: string, byHuman = false): Promise<void> {
+    if (byHuman) this.blockedBy = null;
+    if (this.worker) return Promise.resolve();
+    if (this.starting) return this.starting;
+    this.clearReconnect();
+    this.stopping = false;
+    this.starting = this.launch(trigger).finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
+  }
+
+  private async launch(trigger: string): Promise<void> {
+    const generation = ++this.generation;
+    if (!(await this.setStatus(LifecycleEvent.START, trigger))) return;
+    let worker: WorkerHandle;
+    try {
+      worker = await this.deps.launch(this.id, (event, payload) => {
+        if (generation === this.generation) this.onWorkerEvent(event, payload);
+      });
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.recordError();
+      this.log.warn(`worker failed to start: ${coerceError(err).message}`);
+      await this.setStatus(LifecycleEvent.DISCONNECTED, 'start_failed', { data: { error: coerceError(err).message } });
+      await this.scheduleReconnect('start_failed');
+      return;
+    }
+    if (generation !== this.generation) {
+      // stopped while starting: this worker is nobody's
+      await worker.stop(this.deps.settings.workerStopTimeoutMs);
+      return;
+    }
+    this.worker = worker;
+    this.startedAt = this.now();
+    void worker.exited.then((exit) => {
+      if (generation === this.generation && !this.stopping) void this.onCrash('worker_exit', { code: exit.code, signal: exit.signal });
+    });
+  }
+
+  private onWorkerEvent(event: WorkerEvent, payload: unknown): void {
+    const p = (payload ?? {}) as Record<string, unknown>;
+    switch (event) {
+      case WorkerEvent.QR:
+        this.qr = { value: String(p.qr), at: this.now() };
+        this.deps.bus.emit('qrcode.updated', { instanceId: this.id, qr: this.qr.value, at: this.qr.at });
+        this.armQrIdle();
+        void this.setStatus(LifecycleEvent.QR, 'qr_required');
+        return;
+      case WorkerEvent.AUTHENTICATED:
+        void this.setStatus(LifecycleEvent.AUTHENTICATED, 'authenticated');
+        return;
+      case WorkerEvent.LOADING_SCREEN:
+        void this.setStatus(LifecycleEvent.LOADING, 'loading');
+        return;
+      case WorkerEvent.READY:
+        this.onReady(p);
+        return;
+      case WorkerEvent.DISCONNECTED:
+        void this.onDisconnected(String(p.reason ?? 'unknown'));
+        return;
+      case WorkerEvent.AUTH_FAILURE:
+        void this.onNoReconnect('AUTH_FAILURE', LifecycleEvent.AUTH_FAILURE);
+        return;
+      case WorkerEvent.ERROR:
+        this.recordError();
+        this.log.warn(`worker reported an error (${String(p.source)}): ${String(p.message)}`);
+        return;
+      default:
+        // A crash while the worker is still starting fails its start, which handles it.
+        if (CRASH_EVENTS.has(event) && this.worker) void this.onCrash(event, p);
+    }
+  }
+
+  private onReady(p: Record<string, unknown>): void {
+    this.clearQrIdle();
+    this.qr = null;
+    this.attempts = 0;
+    this.wid = typeof p.wid === 'string' ? p.wid : this.wid;
+    this.pushName = typeof p.pushname === 'string' ? p.pushname : this.pushName;
+    void this.setStatus(LifecycleEvent.READY, null, {
+      patch: { reconnectAttempts: 0, wid: this.wid, pushName: this.pushName, lastConnectedAt: this.now() },
+    });
+  }
+
+  private async onDisconnected(reason: string): Promise<void> {
+    if (isNoReconnectReason(reason)) {
+      await this.onNoReconnect(reason, LifecycleEvent.DISCONNECTED);
+      return;
+    }
+    // The library destroys its client after any other disconnect: replace the whole worker.
+    await this.onCrash(reason, {});
+  }
+
+  /** LOGOUT, BANNED, an auth failure…: record it, say so loudly, stop, and wait for a human. */
+  private async onNoReconnect(reason: string, event: LifecycleEvent): Promise<void> {
+    this.blockedBy = reason;
+    await this.dropWorker();
+    await this.setStatus(event, reason, { severity: 'HIGH', category: Category.RECONNECT });
+    const at = this.now();
+    if (reason === 'LOGOUT') this.deps.bus.emit('logout.instance', { instanceId: this.id, reason, at });
+    this.deps.bus.emit('no.connection', { instanceId: this.id, reason, at });
+  }
+
+  /** Worker exit, browser gone, page closed, an unexpected disconnect: all seen at once, all handled the same. */
+  private async onCrash(kind: string, data: Record<string, unknown>): Promise<void> {
+    const detectedAt = this.now();
+    this.recordError();
+    await this.dropWorker();
+    await this.setStatus(LifecycleEvent.DISCONNECTED, kind, { data: { ...data, detectedAt: detectedAt.toISOString() } });
+    await this.scheduleReconnect(kind);
+  }
+
+  private async scheduleReconnect(reason: string): Promise<void> {
+    if (this.stopping) return;
+    const decision = decideReconnect({ reason, attempt: this.attempts, policy: this.deps.settings.reconnect }, this.deps.random);
+    if (decision.action === 'wait_for_human') {
+      await this.onNoReconnect(reason, LifecycleEvent.DISCONNECTED);
+      return;
+    }
+    if (decision.action === 'give_up') {
+      const at = this.now();
+      await this.setStatus(LifecycleEvent.DISCONNECTED, decision.reason, {
+        severity: 'HIGH',
+        category: Category.RECONNECT,
+        data: { attempts: this.attempts, lastReason: reason },
+      });
+      this.deps.bus.emit('reconnect.failed', { instanceId: this.id, attempts: this.attempts, reason, at });
+      this.deps.bus.emit('no.connection', { instanceId: this.id, reason: decision.reason, at });
+      return;
+    }
+    this.attempts = decision.attempt;
+    this.nextReconnectAt = new Date(this.now().getTime() + decision.delayMs);
+    await this.setStatus(LifecycleEvent.RECONNECT_SCHEDULED, reason, {
+      category: Category.RECONNECT,
+      patch: { reconnectAttempts: this.attempts },
+      data: { attempt: decision.attempt, delayMs: Math.round(decision.delayMs) },
+    });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.nextReconnectAt = null;
+      void this.start('reconnect');
+    }, decision.delayMs);
+  }
+
+  /**
+   * Stops the worker on purpose. The status records why, except after a QR wait: the instance
+   * still needs its QR scanned, it just stops holding a browser while nobody looks.
+   */
+  async stop(reason: StopReason): Promise<void> {
+    this.stopping = true;
+    this.clearReconnect();
+    this.clearQrIdle();
+    const pending = this.starting;
+    this.generation++;
+    await this.dropWorker();
+    await pending?.catch(() => undefined);
+    if (reason === 'qr_timeout') await this.setStatus(LifecycleEvent.QR, 'qr_timeout');
+    else if (reason !== 'removed') await this.setStatus(LifecycleEvent.STOPPED, reason);
+  }
+
+  /** Stops and forgets the current worker; its late events and exit are ignored. */
+  private async dropWorker(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    this.startedAt = null;
+    this.generation++;
+    if (worker) await worker.stop(this.deps.settings.workerStopTimeoutMs);
+  }
+
+  /** Operator asks for the QR: a worker idled after a QR wait is started again. */
+  async requestQr(): Promise<InstanceLive['qr']> {
+    if (!this.hasWorker && this.status !== ConnectionStatus.CONNECTED) await this.start('qr_requested', true);
+    return this.qr;
+  }
+
+  private armQrIdle(): void {
+    if (this.qrIdleTimer) return;
+    this.qrIdleTimer = setTimeout(() => {
+      this.qrIdleTimer = null;
+      if (this.status === ConnectionStatus.QR_REQUIRED) void this.stop('qr_timeout');
+    }, this.deps.settings.qrIdleTimeoutMs);
+  }
+
+  private clearQrIdle(): void {
+    if (this.qrIdleTimer) clearTimeout(this.qrIdleTimer);
+    this.qrIdleTimer = null;
+  }
+
+  private clearReconnect(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.nextReconnectAt = null;
+  }
+
+  private recordError(): void {
+    this.errors.push(this.now());
+    if (this.errors.length > ERROR_MEMORY) this.errors.shift();
+  }
+
+  /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
+  async markRehydrating(): Promise<void> {
+    await this.setStatus(LifecycleEvent.RECONNECT_SCHEDULED, 'rehydrate', { category: Category.RECONNECT });
+  }
+}

@@ -1,0 +1,259 @@
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'puppeteer';
+import wwebjs from 'whatsapp-web.js';
+import { coerceError } from '../../lib/errors.js';
+import { withTimeout } from '../../lib/timeout.js';
+import { WORKER_CHROMIUM_ARGS } from './chromium-args.js';
+import { WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
+import { profileDir } from './session-path.js';
+import { webSourceOptions } from './web-source.js';
+
+const { Client, LocalAuth } = wwebjs;
+type WaClient = InstanceType<typeof Client>;
+
+// The library's typings declare the strategy hooks as properties; at run time they are methods.
+interface AuthStrategyHooks {
+  client: unknown;
+  beforeBrowserInitialized(): Promise<void>;
+  afterBrowserInitialized(): Promise<void>;
+}
+const LocalAuthBase = LocalAuth as unknown as new (options: { clientId: string; dataPath: string }) => AuthStrategyHooks;
+
+export type Report = (type: WorkerEvent, payload?: unknown) => void;
+
+export class NotRunningError extends Error {
+  readonly code = 'CLIENT_NOT_RUNNING';
+  constructor() {
+    super('the WhatsApp client is not running');
+  }
+}
+
+/**
+ * LocalAuth that creates the profile owner-only (it holds the session keys) and tells the driver
+ * the moment the browser exists, before initialize() has finished: a crash during the long first
+ * load must be seen, and the browser pid is needed to measure and kill it.
+ */
+class WorkerAuth extends LocalAuthBase {
+  constructor(
+    private readonly init: WorkerInit,
+    private readonly onBrowser: (browser: Browser, page: Page) => void,
+  ) {
+    super({ clientId: init.instanceId, dataPath: init.sessionRoot });
+  }
+
+  override async beforeBrowserInitialized(): Promise<void> {
+    mkdirSync(profileDir(this.init.sessionRoot, this.init.instanceId), { recursive: true, mode: 0o700 });
+    await super.beforeBrowserInitialized();
+  }
+
+  override async afterBrowserInitialized(): Promise<void> {
+    await super.afterBrowserInitialized();
+    const client = this.client as unknown as { pupBrowser: Browser; pupPage: Page };
+    this.onBrowser(client.pupBrowser, client.pupPage);
+  }
+}
+
+/**
+ * Hosts one whatsapp-web.js Client: builds it, forwards its events as worker events, and answers
+ * the supervisor's questions about it. Everything that touches the page has a timeout, because
+ * a frozen page never answers.
+ */
+export class ClientDriver {
+  private client: WaClient | null = null;
+  private browser: Browser | null = null;
+  private page: Page | null = null;
+  /** Set while we close the browser ourselves, so that closing is not reported as a crash. */
+  private closing = false;
+
+  constructor(
+    private readonly init: WorkerInit,
+    private readonly report: Report,
+  ) {}
+
+  get browserPid(): number | null {
+    return this.browser?.process()?.pid ?? null;
+  }
+
+  /** Builds the client and runs initialize(); resolves when the library has loaded the page. */
+  async start(): Promise<void> {
+    this.closing = false;
+    const client = new Client({
+      authStrategy: new WorkerAuth(this.init, (browser, page) => this.attachBrowser(browser, page)) as unknown as wwebjs.AuthStrategy,
+      puppeteer: {
+        executablePath: this.init.chromePath,
+        headless: true,
+        pipe: true,
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+        args: [...WORKER_CHROMIUM_ARGS],
+      },
+      authTimeoutMs: this.init.authTimeoutMs,
+      qrMaxRetries: 0,
+      takeoverOnConflict: false,
+      ...webSourceOptions(this.init),
+    });
+    this.client = client;
+    this.forwardClientEvents(client);
+    await client.initialize();
+  }
+
+  private forwardClientEvents(client: WaClient): void {
+    const r = this.report;
+    client.on('qr', (qr: string) => r(WorkerEvent.QR, { qr }));
+    client.on('authenticated', () => r(WorkerEvent.AUTHENTICATED));
+    client.on('ready', () =>
+      r(WorkerEvent.READY, { wid: client.info?.wid?._serialized ?? null, pushname: client.info?.pushname ?? null }),
+    );
+    client.on('change_state', (state: string) => r(WorkerEvent.CHANGE_STATE, { state }));
+    client.on('disconnected', (reason: unknown) => r(WorkerEvent.DISCONNECTED, { reason: String(reason) }));
+    client.on('auth_failure', (message: unknown) => r(WorkerEvent.AUTH_FAILURE, { message: String(message) }));
+    client.on('loading_screen', (percent: unknown, message: unknown) => r(WorkerEvent.LOADING_SCREEN, { percent, message }));
+    client.on('code', (code: string) => r(WorkerEvent.PAIRING_CODE, { code }));
+  }
+
+  private attachBrowser(browser: Browser, page: Page): void {
+    this.browser = browser;
+    this.page = page;
+    this.report(WorkerEvent.BROWSER_LAUNCHED, { pid: this.browserPid });
+    browser.on('disconnected', () => {
+      if (!this.closing) this.report(WorkerEvent.BROWSER_DISCONNECTED);
+    });
+    page.on('close', () => {
+      if (!this.closing) this.report(WorkerEvent.PAGE_CLOSED, { reason: 'closed' });
+    });
+    // puppeteer's 'error' on a page means the renderer crashed.
+    page.on('error', () => {
+      if (!this.closing) this.report(WorkerEvent.PAGE_CLOSED, { reason: 'crashed' });
+    });
+    page.on('pageerror', (err: unknown) => this.reportError('pageerror', err));
+  }
+
+  reportError(source: string, err: unknown): void {
+    const e = coerceError(err);
+    this.report(WorkerEvent.ERROR, { source, name: e.name, message: e.message, code: e.code });
+  }
+
+  private requirePage(): { client: WaClient; page: Page } {
+    if (!this.client || !this.page || this.page.isClosed()) throw new NotRunningError();
+    return { client: this.client, page: this.page };
+  }
+
+  /** The WhatsApp state as the page sees it, and how long the page took to say so. */
+  async ping(timeoutMs: number): Promise<PingResult> {
+    const { client } = this.requirePage();
+    const started = performance.now();
+    const state = (await withTimeout(client.getState(), timeoutMs, 'ping')) as string | null;
+    return { state, latencyMs: Math.round(performance.now() - started) };
+  }
+
+  async deep(timeoutMs: number): Promise<DeepResult> {
+    const { client, page } = this.requirePage();
+    const probe = async (): Promise<DeepResult> => {
+      // whatsapp-web.js 1.34 reads WhatsApp Web through window.require and its own AuthStore/WWebJS objects.
+      const storePresent = await page.evaluate(() => {
+        const w = window as unknown as { require?: (m: string) => unknown; AuthStore?: unknown; WWebJS?: unknown };
+        return typeof w.require === 'function' && !!w.require('WAWebSocketModel') && !!w.AuthStore && !!w.WWebJS;
+      });
+      const socketState = (await client.getState()) as string | null;
+      const metrics = await page.metrics();
+      return {
+        storePresent,
+        socketState,
+        jsHeapUsedBytes: metrics.JSHeapUsedSize ?? null,
+        jsHeapTotalBytes: metrics.JSHeapTotalSize ?? null,
+      };
+    };
+    return withTimeout(probe(), timeoutMs, 'deep check');
+  }
+
+  async pairingCode(phone: string, timeoutMs: number): Promise<string> {
+    const { client } = this.requirePage();
+    return withTimeout(client.requestPairingCode(phone, true), timeoutMs, 'pairing code');
+  }
+
+  /** Unlinks the phone: the library closes the browser and deletes the profile. */
+  async logout(timeoutMs: number): Promise<void> {
+    const { client } = this.requirePage();
+    this.closing = true;
+    await withTimeout(client.logout(), timeoutMs, 'logout');
+    this.report(WorkerEvent.DISCONNECTED, { reason: 'LOGOUT' });
+    this.forget();
+  }
+
+  /** Worker and page garbage collection; returns the page heap afterwards. */
+  async gc(timeoutMs: number): Promise<{ workerHeapUsedBytes: number; jsHeapUsedBytes: number | null }> {
+    (globalThis as { gc?: () => void }).gc?.();
+    let jsHeapUsedBytes: number | null = null;
+    if (this.page && !this.page.isClosed()) {
+      const page = this.page;
+      const collect = async () => {
+        const cdp = await page.createCDPSession();
+        try {
+          await cdp.send('HeapProfiler.collectGarbage');
+        } finally {
+          await cdp.detach().catch(() => undefined);
+        }
+        return (await page.metrics()).JSHeapUsedSize ?? null;
+      };
+      jsHeapUsedBytes = await withTimeout(collect(), timeoutMs, 'page gc');
+    }
+    return { workerHeapUsedBytes: process.memoryUsage().heapUsed, jsHeapUsedBytes };
+  }
+
+  /** Demo/test mode: runs `window.__fake[action](...args)` on the next tick, so a freeze does not hang this call. */
+  async simulate(action: string, args: unknown[], timeoutMs: number): Promise<void> {
+    if (!this.init.fakeWeb) throw new Error('simulate is only available with the fake WhatsApp Web');
+    const { page } = this.requirePage();
+    const ok = await withTimeout(
+      page.evaluate(
+        (a: string, rest: unknown[]) => {
+          const fake = (window as unknown as { __fake?: Record<string, (...x: unknown[]) => unknown> }).__fake;
+          if (!fake || typeof fake[a] !== 'function') return false;
+          setTimeout(() => fake[a]?.(...rest), 0);
+          return true;
+        },
+        action,
+        args,
+      ),
+      timeoutMs,
+      `simulate ${action}`,
+    );
+    if (!ok) throw new Error(`the fake WhatsApp Web has no action "${action}"`);
+  }
+
+  /** destroy() within the time given; past it, the browser is killed. Never throws. */
+  async destroy(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.closing = true;
+    const pid = this.browserPid;
+    try {
+      await withTimeout(client.destroy(), timeoutMs, 'client destroy');
+    } catch (err) {
+      this.reportError('destroy', err);
+      if (pid) killQuietly(pid);
+    }
+    this.forget();
+  }
+
+  async restart(timeoutMs: number): Promise<void> {
+    await this.destroy(timeoutMs);
+    await this.start();
+  }
+
+  private forget(): void {
+    this.client?.removeAllListeners();
+    this.client = null;
+    this.browser = null;
+    this.page = null;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Worker process entry: hosts one WhatsApp client for the supervisor that forked it. Speaks only
+ * over the IPC channel; exits when the supervisor asks, or when the channel closes (the
+ * supervisor died) after destroying its client so no Chromium outlives it.
+ */
+import { z } from 'zod';
+import { serializeError } from '../../lib/errors.js';
+import { IpcChannel } from '../../lib/ipc/index.js';
+import { ClientDriver, NotRunningError } from './driver.js';
+import { WORKER_COMMANDS, WorkerCommand, WorkerEvent, type WorkerInit } from './protocol.js';
+
+const EXIT_DESTROY_TIMEOUT_MS = 5_000;
+
+const initSchema = z.object({
+  instanceId: z.string(),
+  sessionRoot: z.string(),
+  chromePath: z.string(),
+  cachePath: z.string(),
+  authTimeoutMs: z.number().int().positive(),
+  fakeWeb: z.boolean(),
+  fakeScenario: z.record(z.string(), z.unknown()).optional(),
+});
+const timeoutSchema = z.object({ timeoutMs: z.number().int().positive() });
+const pairingSchema = timeoutSchema.extend({ phone: z.string().regex(/^\d{6,15}$/) });
+const simulateSchema = timeoutSchema.extend({ action: z.string().regex(/^\w{1,32}$/), args: z.array(z.unknown()).default([]) });
+
+const channel = new IpcChannel<WorkerEvent, WorkerCommand>(process, {
+  receives: WORKER_COMMANDS,
+  onDrop: (reason) => process.stderr.write(`worker ${process.pid}: dropped a message: ${reason}\n`),
+});
+
+let driver: ClientDriver | null = null;
+let exiting = false;
+
+const report = (type: WorkerEvent, payload?: unknown) => channel.emit(type, payload);
+
+function running(): ClientDriver {
+  if (!driver) throw new NotRunningError();
+  return driver;
+}
+
+async function exit(code: number): Promise<void> {
+  if (exiting) return;
+  exiting = true;
+  await driver?.destroy(EXIT_DESTROY_TIMEOUT_MS);
+  process.exit(code);
+}
+
+channel.handle(WorkerCommand.INIT, async (payload) => {
+  if (driver) throw new Error('this worker has already been initialized');
+  const init: WorkerInit = initSchema.parse(payload);
+  driver = new ClientDriver(init, report);
+  await driver.start();
+  return { browserPid: driver.browserPid };
+});
+channel.handle(WorkerCommand.PING, (p) => running().ping(timeoutSchema.parse(p).timeoutMs));
+channel.handle(WorkerCommand.DEEP, (p) => running().deep(timeoutSchema.parse(p).timeoutMs));
+channel.handle(WorkerCommand.GC, (p) => running().gc(timeoutSchema.parse(p).timeoutMs));
+channel.handle(WorkerCommand.LOGOUT, (p) => running().logout(timeoutSchema.parse(p).timeoutMs));
+channel.handle(WorkerCommand.RESTART, async (p) => {
+  await running().restart(timeoutSchema.parse(p).timeoutMs);
+  return { browserPid: running().browserPid };
+});
+channel.handle(WorkerCommand.PAIRING_CODE, async (p) => {
+  const { phone, timeoutMs } = pairingSchema.parse(p);
+  return { code: await running().pairingCode(phone, timeoutMs) };
+});
+channel.handle(WorkerCommand.SIMULATE, (p) => {
+  const { action, args, timeoutMs } = simulateSchema.parse(p);
+  return running().simulate(action, args, timeoutMs);
+});
+channel.handle(WorkerCommand.SHUTDOWN, async (p) => {
+  const { timeoutMs } = timeoutSchema.parse(p);
+  await driver?.destroy(timeoutMs);
+  driver = null;
+  // Answer first, then leave: the reply must reach the supervisor.
+  setTimeout(() => void exit(0), 20);
+  return { destroyed: true };
+});
+
+// The library rejects from places nobody awaits ('auth timeout', TargetCloseError, "Execution
+// context was destroyed"). They are reported, count toward the error budget, and are not fatal.
+process.on('unhandledRejection', (reason) => {
+  const e = serializeError(reason);
+  report(WorkerEvent.ERROR, { source: 'unhandled_rejection', ...e });
+});
+// A real bug in this process: say so before dying, never die silently.
+process.on('uncaughtException', (err) => {
+  report(WorkerEvent.ERROR, { source: 'uncaught_exception', ...serializeError(err) });
+  void exit(1);
+});
+process.on('disconnect', () => void exit(0));
+// The supervisor owns shutdown: a terminal's Ctrl+C reaches the whole group, and the worker must
+// not race the supervisor's orderly stop. SIGTERM from the supervisor means "now".
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => void exit(0));
+
+report(WorkerEvent.HELLO, { pid: process.pid });

@@ -1,0 +1,16 @@
+import { join } from 'node:path';
+import type { ClientOptions } from 'whatsapp-web.js';
+import { fakeClientOptions } from '../../tests/support/fake-wa-web/index.js';
+import type { WorkerInit } from './protocol.js';
+
+/**
+ * Where the client gets WhatsApp Web from. Normally the real site, with the library's local
+ * version cache. In demo/test mode (validated by config, refused in production) the fake page,
+ * written per instance so two workers never read a file the other is writing.
+ */
+export function webSourceOptions(init: WorkerInit): Partial<ClientOptions> {
+  if (init.fakeWeb) {
+    return fakeClientOptions(join(init.sessionRoot, '.fake-web', init.instanceId), init.fakeScenario ?? {});
+  }
+  return { webVersionCache: { type: 'local', path: init.cachePath } };
+}

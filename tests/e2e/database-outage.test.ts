@@ -1,0 +1,65 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../lib/timeout.js';
+import { listEvents } from '../../src/db/events.js';
+import { migrate } from '../../src/db/migrations.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { MIGRATIONS_DIR } from '../../src/paths.js';
+import { Fleet } from '../../src/supervisor/fleet.js';
+import { createLinked, testConfig, waitForStatus } from '../support/fleet.js';
+import { silentLogger } from '../support/logger.js';
+import { runScript } from '../support/run-script.js';
+import { tempSessionRoot } from '../support/workers.js';
+
+// A private MariaDB that this test may stop and start, from the same script users run.
+const dataDir = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? '/tmp', 'outage-mysql-'));
+const scriptEnv = { ENSURE_MYSQL_DATA_DIR: dataDir, ENSURE_MYSQL_SKIP_DEFAULT: '1', MYSQL_URL: 'mysql://root@127.0.0.1:1/none' };
+const startDb = async () => (await runScript('ensure-mysql.sh', [], scriptEnv, 90_000)).stdout.trim();
+const stopDb = () => runScript('ensure-mysql.sh', ['--stop'], scriptEnv, 60_000);
+
+const OUTAGE_MS = 30_000;
+let url: string;
+let pool: Pool;
+let fleet: Fleet | undefined;
+
+beforeAll(async () => {
+  url = await startDb();
+  await migrate(url, MIGRATIONS_DIR, silentLogger);
+  pool = createPool({ url, size: 3 });
+}, 120_000);
+afterAll(async () => {
+  await fleet?.stop();
+  await pool?.end().catch(() => undefined);
+  await stopDb();
+}, 90_000);
+
+describe('database outage', { timeout: 180_000 }, () => {
+  it('keeps sessions running while MySQL is down for 30 s, and the rows are right once it is back', async () => {
+    fleet = new Fleet({ config: testConfig(url, tempSessionRoot()), pool, log: silentLogger });
+    await fleet.start();
+    await createLinked(fleet, 'outage');
+    const workerBefore = fleet.handle('outage').live.workerPid;
+
+    await stopDb();
+    const downSince = Date.now();
+    // A crash while the database is away: recovered live, its writes kept for later.
+    process.kill(fleet.handle('outage').live.browserPid!, 'SIGKILL');
+    await waitForStatus(fleet, 'outage', 'DISCONNECTED', 5_000);
+    await waitForStatus(fleet, 'outage', 'CONNECTED', 30_000);
+    await sleep(Math.max(0, OUTAGE_MS - (Date.now() - downSince)));
+    expect(fleet.handle('outage').live.status).toBe('CONNECTED');
+    expect(fleet.handle('outage').live.workerPid).not.toBe(workerBefore);
+
+    expect(await startDb()).toBe(url);
+    const deadline = Date.now() + 30_000;
+    let row = await fleet.repo.get('outage').catch(() => null);
+    while (row?.connectionStatus !== 'CONNECTED' && Date.now() < deadline) {
+      await sleep(500);
+      row = await fleet.repo.get('outage').catch(() => null);
+    }
+    expect(row).toMatchObject({ connectionStatus: 'CONNECTED', reconnectAttempts: 0 });
+    const flushed = (await listEvents(pool, 'outage', 20)).find((e) => typeof e.data?.deferredWrites === 'number');
+    expect(flushed?.toStatus).toBe('CONNECTED');
+  });
+});

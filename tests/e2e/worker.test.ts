@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { processesMatching } from '../../lib/proc-cmdline.js';
+import { sleep } from '../../lib/timeout.js';
+import { WorkerHandle } from '../../src/worker/handle.js';
+import type { PingResult } from '../../src/worker/protocol.js';
+import { reapOrphans } from '../../src/worker/reaper.js';
+import { profileDir } from '../../src/worker/session-path.js';
+import { fakeInit, startFakeWorker, stopAllWorkers, tempSessionRoot } from '../support/workers.js';
+
+const root = tempSessionRoot();
+afterEach(stopAllWorkers);
+
+const simulate = (h: WorkerHandle, action: string, ...args: unknown[]) => h.request('simulate', { action, args, timeoutMs: 3_000 }, 5_000);
+
+function chromiumOf(profile: string): number[] {
+  return processesMatching((argv) => argv.some((a) => a === `--user-data-dir=${profile}`)).map((p) => p.pid);
+}
+
+/** A worker whose phone has scanned the QR: paired and ready. */
+async function linkedWorker(id: string) {
+  const w = await startFakeWorker(fakeInit(root, id));
+  await w.log.waitFor('qr');
+  await simulate(w.handle, 'scan');
+  await w.log.waitFor('ready');
+  return w;
+}
+
+describe('worker on the fake WhatsApp Web', { timeout: 90_000 }, () => {
+  it('shows a QR first, becomes ready after a scan, and restores the session without a QR after a restart', async () => {
+    const first = await startFakeWorker(fakeInit(root, 'restore'));
+    const qr = await first.log.waitFor('qr');
+    expect(typeof (qr.payload as { qr: string }).qr).toBe('string');
+    await simulate(first.handle, 'scan');
+    await first.log.waitFor('authenticated');
+    const ready = await first.log.waitFor('ready');
+    expect(ready.payload).toMatchObject({ wid: expect.stringMatching(/@c\.us$/) });
+    await first.handle.stop(5_000);
+
+    const second = await startFakeWorker(fakeInit(root, 'restore'));
+    await second.log.waitFor('ready');
+    expect(second.log.count('qr')).toBe(0);
+  });
+
+  it('reports a logout from the phone once, forgets the session, and does not reconnect on its own', async () => {
+    const w = await linkedWorker('logout');
+    const since = w.log.mark();
+    await simulate(w.handle, 'logout');
+    const disconnected = await w.log.waitFor('disconnected', 10_000, since);
+    expect(disconnected.payload).toEqual({ reason: 'LOGOUT' });
+    await w.log.waitFor('qr', 10_000, since);
+    await sleep(1_500);
+    expect(w.log.count('disconnected', since)).toBe(1);
+    expect(w.log.count('ready', since)).toBe(0);
+    await w.handle.stop(5_000);
+
+    const next = await startFakeWorker(fakeInit(root, 'logout'));
+    await next.log.waitFor('qr');
+  });
+
+  it('logs out on request: LOGOUT once, and the profile is wiped', async () => {
+    const w = await linkedWorker('api-logout');
+    await w.handle.request('logout', { timeoutMs: 10_000 }, 12_000);
+    expect(w.log.count('disconnected')).toBe(1);
+    expect(w.log.seen.find((e) => e.event === 'disconnected')?.payload).toEqual({ reason: 'LOGOUT' });
+    expect(w.log.count('browser_disconnected')).toBe(0);
+  });
+
+  it.each(['CONFLICT', 'UNPAIRED'])('reports %s as a disconnect with that reason', async (state) => {
+    const w = await linkedWorker(`state-${state.toLowerCase()}`);
+    const since = w.log.mark();
+    await simulate(w.handle, state === 'CONFLICT' ? 'conflict' : 'unpair');
+    const d = await w.log.waitFor('disconnected', 10_000, since);
+    expect(d.payload).toEqual({ reason: state });
+  });
+
+  it('reports TIMEOUT as a state change only', async () => {
+    const w = await linkedWorker('state-timeout');
+    const since = w.log.mark();
+    await simulate(w.handle, 'setState', 'TIMEOUT');
+    const change = await w.log.waitFor('change_state', 10_000, since);
+    expect(change.payload).toEqual({ state: 'TIMEOUT' });
+    await sleep(1_000);
+    expect(w.log.count('disconnected', since)).toBe(0);
+  });
+
+  it('answers ping with the state, and fails it by timeout when the page is frozen', async () => {
+    const w = await linkedWorker('freeze');
+    const ok = await w.handle.request<PingResult>('ping', { timeoutMs: 2_000 }, 3_000);
+    expect(ok.state).toBe('CONNECTED');
+    await simulate(w.handle, 'freeze');
+    await sleep(200);
+    const started = Date.now();
+    await expect(w.handle.request('ping', { timeoutMs: 2_000 }, 3_000)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('reports a crashed tab', async () => {
+    const w = await linkedWorker('crash');
+    const since = w.log.mark();
+    await simulate(w.handle, 'crash');
+    const seen = await w.log.waitFor(['page_closed', 'browser_disconnected'], 10_000, since);
+    expect(['page_closed', 'browser_disconnected']).toContain(seen.event);
+  });
+
+  it('reports unhandled rejections from inside the library as errors, and keeps running', async () => {
+    // The fake fails the next boot; a reload makes the library re-inject on its own (un-awaited)
+    // and reject with 'auth timeout' after authTimeoutMs.
+    const w = await startFakeWorker({ ...fakeInit(root, 'unhandled'), authTimeoutMs: 2_000 });
+    await w.log.waitFor('qr');
+    await simulate(w.handle, 'failNextInits', 1);
+    await simulate(w.handle, 'reload');
+    const err = await w.log.waitFor('error', 15_000, 0, (p) => (p as { source: string }).source === 'unhandled_rejection');
+    expect(err.payload).toMatchObject({ message: 'auth timeout' });
+    expect(w.handle.alive).toBe(true);
+  });
+
+  it('leaves no Chromium of the profile within 2 s of a SIGKILL of the worker, and the profile starts again', async () => {
+    const w = await linkedWorker('sigkill');
+    const profile = profileDir(root, 'sigkill');
+    expect(chromiumOf(profile).length).toBeGreaterThan(0);
+    process.kill(w.handle.pid!, 'SIGKILL');
+    const killedAt = Date.now();
+    while (chromiumOf(profile).length > 0 && Date.now() - killedAt < 2_000) await sleep(50);
+    expect(chromiumOf(profile)).toEqual([]);
+
+    const again = await startFakeWorker(fakeInit(root, 'sigkill'));
+    await again.log.waitFor('ready');
+    expect(again.log.count('qr')).toBe(0);
+  });
+
+  it('starts a profile whose SingletonLock names another host, after reaping', async () => {
+    const w = await linkedWorker('foreign-lock');
+    await w.handle.stop(5_000);
+    const profile = profileDir(root, 'foreign-lock');
+    mkdirSync(profile, { recursive: true });
+    symlinkSync('some-other-host-4242', join(profile, 'SingletonLock'));
+    const reaped = await reapOrphans(root);
+    expect(reaped.removedLocks).toContain(join(profile, 'SingletonLock'));
+    expect(existsSync(join(profile, 'SingletonLock'))).toBe(false);
+    const again = await startFakeWorker(fakeInit(root, 'foreign-lock'));
+    await again.log.waitFor('ready');
+  });
+
+  it('kills a worker whose start fails and never hands it out', async () => {
+    const attempt = WorkerHandle.start({ init: { ...fakeInit(root, 'bad-chrome'), chromePath: '/nonexistent/chromium' }, startTimeoutMs: 20_000 });
+    await expect(attempt).rejects.toMatchObject({ code: 'WORKER_START_FAILED' });
+  });
+});

@@ -1,0 +1,53 @@
+import { loadConfig, type Config } from '../../src/config/index.js';
+import type { ConnectionStatus } from '../../src/domain/instance.js';
+import type { Fleet } from '../../src/supervisor/fleet.js';
+import { sleep } from '../../lib/timeout.js';
+
+/** Settings for a fleet under test: demo mode, short delays, the given database and session root. */
+export function testConfig(mysqlUrl: string, sessionRoot: string, overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    API_KEY: 'test-key-0123456789abcdef',
+    MYSQL_URL: mysqlUrl,
+    SESSION_STORAGE_PATH: sessionRoot,
+    CACHE_PATH: `${sessionRoot}/../cache`,
+    CHROME_PATH: process.env.CHROME_PATH ?? '/usr/bin/chromium',
+    WA_FLEET_FAKE_WEB: 'true',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    REHYDRATE_STAGGER_MS: '100',
+    RECONNECT_BASE_DELAY_MS: '100',
+    RECONNECT_JITTER_MS: '100',
+    WORKER_STOP_TIMEOUT_MS: '5000',
+    WORKER_START_TIMEOUT_MS: '30000',
+    WEB_LOAD_TIMEOUT_MS: '15000',
+    ...overrides,
+  });
+}
+
+/** Polls the fleet's live view until the instance has `status`. */
+export async function waitForStatus(fleet: Fleet, id: string, status: ConnectionStatus, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (fleet.handle(id).live.status !== status) {
+    if (Date.now() > deadline) {
+      const live = fleet.handle(id).live;
+      throw new Error(`${id} is ${live.status} (${live.reason}), not ${status}, after ${timeoutMs} ms`);
+    }
+    await sleep(50);
+  }
+}
+
+/**
+ * Chromium writes a page's storage to the profile lazily (batched commits), as real WhatsApp Web's
+ * is: a browser killed within a second or two of linking can lose the new session. Tests that
+ * kill browsers wait this long after linking, like a session that has lived for a while.
+ */
+export const SESSION_PERSIST_MS = 3_000;
+
+/** Creates an instance and links it through the fake WhatsApp Web's scan; resolves when CONNECTED and persisted. */
+export async function createLinked(fleet: Fleet, id: string): Promise<void> {
+  await fleet.create(id);
+  await waitForStatus(fleet, id, 'QR_REQUIRED');
+  await fleet.simulate(id, 'scan');
+  await waitForStatus(fleet, id, 'CONNECTED');
+  await sleep(SESSION_PERSIST_MS);
+}
