@@ -94,7 +94,9 @@ export class InstanceHandle {
     this.wid = row.wid;
     this.pushName = row.pushName;
     this.health = row.health;
-    this.blockedBy = row.statusReason && isNoReconnectReason(row.statusReason) ? row.statusReason : null;
+    // A refusal recorded before a restart still stands: it waits for a human, not for a reboot.
+    const refused = row.connectionStatus === ConnectionStatus.AUTH_FAILURE || (row.statusReason !== null && isNoReconnectReason(row.statusReason));
+    this.blockedBy = refused ? (row.statusReason ?? row.connectionStatus) : null;
     this.log = deps.log.child({ category: Category.SESSION, instanceId: id });
     this.now = deps.now ?? (() => new Date());
     deps.writer.track(id, row.connectionStatus);

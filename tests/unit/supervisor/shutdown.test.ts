@@ -8,8 +8,8 @@ function setup(timeoutMs = 1_000) {
   const exits: number[] = [];
   const order: string[] = [];
   const shutdown = new Shutdown({ timeoutMs, log: silentLogger, exit: (code) => exits.push(code) });
-  const proc = new EventEmitter() as unknown as NodeJS.Process;
-  shutdown.install(proc);
+  const proc = new EventEmitter();
+  shutdown.install(proc as unknown as NodeJS.Process);
   return { shutdown, proc, exits, order };
 }
 
