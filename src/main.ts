@@ -6,7 +6,7 @@ import { migrate } from './db/migrations.js';
 import { createPool } from './db/pool.js';
 import { waitForDatabase } from './db/wait.js';
 import { Category, createLogger } from './logger/index.js';
-import { MIGRATIONS_DIR } from './paths.js';
+import { MIGRATIONS_DIR, VERSION } from './paths.js';
 import { Fleet } from './supervisor/fleet.js';
 import { Shutdown } from './supervisor/shutdown.js';
 
@@ -32,9 +32,11 @@ try {
   if (config.migrateOnStart) await migrate(config.mysqlUrl, MIGRATIONS_DIR, db);
 
   const fleet = new Fleet({ config, pool, log });
-  const server = await listen(createApp({ pool }), config.host, config.port);
-  shutdown.add({ name: 'http server', run: () => closeServer(server) });
+  const app = createApp({ pool, fleet, config, log, version: VERSION, startedAt: new Date(), shuttingDown: () => shutdown.inProgress });
+  const server = await listen(app, config.host, config.port);
+  // The API keeps answering reads (and refusing writes with 503) while the fleet stops.
   shutdown.add({ name: 'fleet', run: () => fleet.stop() });
+  shutdown.add({ name: 'http server', run: () => closeServer(server) });
   shutdown.add({ name: 'database pool', run: () => pool.end() });
 
   await fleet.start();

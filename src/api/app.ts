@@ -1,14 +1,53 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Config } from '../config/index.js';
 import type { Pool } from '../db/pool.js';
+import { Category, type Logger } from '../logger/index.js';
+import type { Fleet } from '../supervisor/fleet.js';
+import { requireApiKey } from './auth.js';
+import { errorHandler, notFound } from './http-errors.js';
+import { demoRouter } from './routes/demo.js';
+import { healthRouter } from './routes/health.js';
 import { healthzRouter } from './routes/healthz.js';
+import { instancesRouter } from './routes/instances.js';
 
 export interface AppDeps {
   pool: Pool;
+  fleet: Fleet;
+  config: Config;
+  log: Logger;
+  version: string;
+  startedAt: Date;
+  /** True once shutdown began: writes are refused with 503, reads still answer. */
+  shuttingDown: () => boolean;
 }
 
-export function createApp({ pool }: AppDeps): Express {
+const refuseWritesDuringShutdown =
+  (shuttingDown: () => boolean): RequestHandler =>
+  (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD' && shuttingDown()) {
+      res.setHeader('Retry-After', '10');
+      res.status(503).json({ error: { code: 'SHUTTING_DOWN', message: 'the supervisor is shutting down' } });
+      return;
+    }
+    next();
+  };
+
+export function createApp(deps: AppDeps): Express {
+  const { pool, fleet, config } = deps;
+  const log = deps.log.child({ category: Category.API });
   const app = express();
   app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(helmet());
   app.use(healthzRouter(pool));
+  app.use('/api', requireApiKey({ apiKey: config.apiKey, disabled: config.authDisabled, failuresPerMinute: config.apiAuthFailuresPerMinute, log }));
+  app.use(refuseWritesDuringShutdown(deps.shuttingDown));
+  app.use(express.json({ limit: `${config.apiBodyLimitKb}kb` }));
+  app.use(healthRouter(deps));
+  app.use(instancesRouter(fleet, config));
+  if (config.waFleetFakeWeb) app.use(demoRouter(fleet));
+  app.use(notFound);
+  app.use(errorHandler(log));
   return app;
 }

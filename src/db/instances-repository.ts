@@ -63,7 +63,7 @@ const SELECT = 'SELECT * FROM instances';
 /** The `instances` table and its audit log. Every write that changes a row appends an event in the same transaction. */
 export class InstancesRepository {
   constructor(
-    private readonly pool: Pool,
+    readonly pool: Pool,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -156,6 +156,29 @@ export class InstancesRepository {
       await insertEvent(conn, id, { category: 'SESSION', type: 'instance.removed' }, at);
       return true;
     });
+  }
+
+  /**
+   * Counts one pairing-code request against the instance's window, atomically: refused (false)
+   * when `max` requests were already made inside the current window.
+   */
+  async takePairingAttempt(id: string, windowMs: number, max: number): Promise<{ allowed: boolean; attempts: number }> {
+    const at = this.now();
+    const windowStart = new Date(at.getTime() - windowMs);
+    const [res] = await this.pool.query<ResultSetHeader>(
+      `UPDATE instances SET
+         pairing_code_attempts = IF(pairing_window_started_at IS NULL OR pairing_window_started_at < ?, 1, pairing_code_attempts + 1),
+         pairing_window_started_at = IF(pairing_window_started_at IS NULL OR pairing_window_started_at < ?, ?, pairing_window_started_at)
+       WHERE id = ? AND NOT (pairing_window_started_at >= ? AND pairing_code_attempts >= ?)`,
+      [windowStart, windowStart, at, id, windowStart, max],
+    );
+    const row = await this.require(id);
+    return { allowed: res.affectedRows === 1, attempts: row.pairingCodeAttempts };
+  }
+
+  /** Keeps the code the phone must enter, and until when it is valid. */
+  async storePairingCode(id: string, code: string, expiresAt: Date): Promise<void> {
+    await this.pool.query('UPDATE instances SET pairing_code = ?, pairing_code_expires_at = ? WHERE id = ?', [code, expiresAt, id]);
   }
 
   /** Appends an event that changes no column (an action, a check result). */

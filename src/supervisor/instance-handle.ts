@@ -77,8 +77,9 @@ export class InstanceHandle {
   private wid: string | null;
   private pushName: string | null;
   private readonly errors: Date[] = [];
-  /** The checks' latest verdict (the health loop sets it). */
+  /** The checks' latest verdict and why (the health loop sets them). */
   health: Health;
+  healthReason: string | null;
   private readonly log: Logger;
   private readonly now: () => Date;
 
@@ -94,6 +95,7 @@ export class InstanceHandle {
     this.wid = row.wid;
     this.pushName = row.pushName;
     this.health = row.health;
+    this.healthReason = row.healthReason;
     // A refusal recorded before a restart still stands: it waits for a human, not for a reboot.
     const refused = row.connectionStatus === ConnectionStatus.AUTH_FAILURE || (row.statusReason !== null && isNoReconnectReason(row.statusReason));
     this.blockedBy = refused ? (row.statusReason ?? row.connectionStatus) : null;

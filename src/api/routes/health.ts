@@ -1,0 +1,37 @@
+import { Router } from 'express';
+import { isReachable, type Pool } from '../../db/pool.js';
+import type { Fleet } from '../../supervisor/fleet.js';
+
+export interface HealthDeps {
+  pool: Pool;
+  fleet: Fleet;
+  version: string;
+  startedAt: Date;
+}
+
+function countBy<T extends string>(values: T[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
+  return counts;
+}
+
+/** The operator's overview: database, instances by status and by health, uptime, version. */
+export function healthRouter({ pool, fleet, version, startedAt }: HealthDeps): Router {
+  const router = Router();
+  router.get('/api/health', async (_req, res) => {
+    const database = await isReachable(pool);
+    const handles = fleet.list();
+    res.json({
+      status: database ? 'ok' : 'degraded',
+      version,
+      uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      database: database ? 'up' : 'down',
+      instances: {
+        total: handles.length,
+        byStatus: countBy(handles.map((h) => h.live.status)),
+        byHealth: countBy(handles.map((h) => h.health)),
+      },
+    });
+  });
+  return router;
+}

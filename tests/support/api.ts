@@ -1,0 +1,44 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/api/app.js';
+import { closeServer, listen } from '../../src/api/server.js';
+import type { Config } from '../../src/config/index.js';
+import type { Pool } from '../../src/db/pool.js';
+import type { Fleet } from '../../src/supervisor/fleet.js';
+import { silentLogger } from './logger.js';
+
+export interface TestApi {
+  base: string;
+  key: string;
+  /** fetch with the API key (unless headers say otherwise), JSON in and out. */
+  call: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any; res: Response }>;
+  close: () => Promise<void>;
+}
+
+/** Serves the real express app on a loopback port for a fleet under test. */
+export async function startTestApi(fleet: Fleet, pool: Pool, config: Config, shuttingDown = () => false): Promise<TestApi> {
+  const app = createApp({ pool, fleet, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown });
+  const server: Server = await listen(app, '127.0.0.1', 0);
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const key = config.apiKey ?? '';
+  return {
+    base,
+    key,
+    call: async (method, path, body, headers = {}) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let json: unknown = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        json = text;
+      }
+      return { status: res.status, json, res };
+    },
+    close: () => closeServer(server),
+  };
+}
