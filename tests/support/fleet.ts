@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/config/index.js';
+import type { WorkerLauncher } from '../../src/supervisor/instance-handle.js';
+import { WorkerHandle } from '../../src/worker/handle.js';
+import type { WorkerInit } from '../../src/worker/protocol.js';
 import type { ConnectionStatus } from '../../src/domain/instance.js';
 import type { Fleet } from '../../src/supervisor/fleet.js';
 import { sleep } from '../../lib/timeout.js';
@@ -37,11 +41,11 @@ export async function waitForStatus(fleet: Fleet, id: string, status: Connection
 }
 
 /**
- * Chromium writes a page's storage to the profile lazily (batched commits), as real WhatsApp Web's
- * is: a browser killed within a second or two of linking can lose the new session. Tests that
- * kill browsers wait this long after linking, like a session that has lived for a while.
+ * A short settle after linking before tests kill anything. The fake keeps its pairing in
+ * IndexedDB, committed per transaction like real WhatsApp Web's keys, so it survives a SIGKILL
+ * right after `ready`; the pause only lets the page finish its post-link work.
  */
-export const SESSION_PERSIST_MS = 3_000;
+export const SESSION_PERSIST_MS = 500;
 
 /** Creates an instance and links it through the fake WhatsApp Web's scan; resolves when CONNECTED and persisted. */
 export async function createLinked(fleet: Fleet, id: string): Promise<void> {
@@ -51,3 +55,9 @@ export async function createLinked(fleet: Fleet, id: string): Promise<void> {
   await waitForStatus(fleet, id, 'CONNECTED');
   await sleep(SESSION_PERSIST_MS);
 }
+
+const STAND_IN = fileURLToPath(new URL('./fixtures/stand-in-worker.ts', import.meta.url));
+
+/** Starts stand-in workers (same protocol, no browser) instead of real ones. */
+export const standInLauncher: WorkerLauncher = (instanceId, onEvent) =>
+  WorkerHandle.start({ init: { instanceId } as WorkerInit, startTimeoutMs: 15_000, onEvent, entry: STAND_IN });
