@@ -7,7 +7,7 @@ import { migrate } from '../../src/db/migrations.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { MIGRATIONS_DIR } from '../../src/paths.js';
 import { Fleet } from '../../src/supervisor/fleet.js';
-import { createLinked, testConfig, waitForStatus } from '../support/fleet.js';
+import { createLinked, nextUpdate, testConfig } from '../support/fleet.js';
 import { silentLogger } from '../support/logger.js';
 import { runScript } from '../support/run-script.js';
 import { tempSessionRoot } from '../support/workers.js';
@@ -44,22 +44,29 @@ describe('database outage', { timeout: 180_000 }, () => {
     await stopDb();
     const downSince = Date.now();
     // A crash while the database is away: recovered live, its writes kept for later.
+    const down = nextUpdate(fleet, 'outage', 'DISCONNECTED', 5_000);
+    const back = nextUpdate(fleet, 'outage', 'CONNECTED', 60_000);
     process.kill(fleet.handle('outage').live.browserPid!, 'SIGKILL');
-    await waitForStatus(fleet, 'outage', 'DISCONNECTED', 5_000);
-    await waitForStatus(fleet, 'outage', 'CONNECTED', 30_000);
+    await down;
+    await back;
     await sleep(Math.max(0, OUTAGE_MS - (Date.now() - downSince)));
     expect(fleet.handle('outage').live.status).toBe('CONNECTED');
     expect(fleet.handle('outage').live.workerPid).not.toBe(workerBefore);
 
     expect(await startDb()).toBe(url);
+    // The status writes kept during the outage are flushed once the database answers again.
     const deadline = Date.now() + 30_000;
-    let row = await fleet.repo.get('outage').catch(() => null);
-    while (row?.connectionStatus !== 'CONNECTED' && Date.now() < deadline) {
+    let events = await listEvents(pool, 'outage', 20).catch(() => []);
+    while (!events.some((e) => typeof e.data?.deferredWrites === 'number') && Date.now() < deadline) {
       await sleep(500);
-      row = await fleet.repo.get('outage').catch(() => null);
+      events = await listEvents(pool, 'outage', 20).catch(() => []);
     }
-    expect(row).toMatchObject({ connectionStatus: 'CONNECTED', reconnectAttempts: 0 });
-    const flushed = (await listEvents(pool, 'outage', 20)).find((e) => typeof e.data?.deferredWrites === 'number');
+    const flushed = events.find((e) => typeof e.data?.deferredWrites === 'number');
+    expect(flushed, JSON.stringify(events.map((e) => [e.seq, e.fromStatus, e.toStatus, e.reason, e.data]))).toBeDefined();
     expect(flushed?.toStatus).toBe('CONNECTED');
+    expect(Number(flushed?.data?.deferredWrites)).toBeGreaterThan(1);
+    const row = await fleet.repo.require('outage');
+    expect(row).toMatchObject({ connectionStatus: 'CONNECTED', reconnectAttempts: 0 });
+    expect(fleet.handle('outage').live.status).toBe('CONNECTED');
   });
 });

@@ -4,6 +4,7 @@ import type { WorkerLauncher } from '../../src/supervisor/instance-handle.js';
 import { WorkerHandle } from '../../src/worker/handle.js';
 import type { WorkerInit } from '../../src/worker/protocol.js';
 import type { ConnectionStatus } from '../../src/domain/instance.js';
+import type { ConnectionUpdateEvent } from '../../src/supervisor/event-bus.js';
 import type { Fleet } from '../../src/supervisor/fleet.js';
 import { sleep } from '../../lib/timeout.js';
 
@@ -61,3 +62,22 @@ const STAND_IN = fileURLToPath(new URL('./fixtures/stand-in-worker.ts', import.m
 /** Starts stand-in workers (same protocol, no browser) instead of real ones. */
 export const standInLauncher: WorkerLauncher = (instanceId, onEvent) =>
   WorkerHandle.start({ init: { instanceId } as WorkerInit, startTimeoutMs: 15_000, onEvent, entry: STAND_IN });
+
+/**
+ * Resolves on the next `connection.update` of the instance to `status`. Subscribe before causing
+ * the change: a transient status (DISCONNECTED on the way to RECONNECTING) is too brief to poll.
+ */
+export function nextUpdate(fleet: Fleet, id: string, status: ConnectionStatus, timeoutMs = 30_000): Promise<ConnectionUpdateEvent> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`${id} did not become ${status} within ${timeoutMs} ms (is ${fleet.handle(id).live.status})`));
+    }, timeoutMs);
+    const off = fleet.events.on('connection.update', (e) => {
+      if (e.instanceId !== id || e.status !== status) return;
+      clearTimeout(timer);
+      off();
+      resolve(e);
+    });
+  });
+}
