@@ -9,6 +9,7 @@ import { Category, createLogger } from './logger/index.js';
 import { MIGRATIONS_DIR, VERSION } from './paths.js';
 import { Fleet } from './supervisor/fleet.js';
 import { Shutdown } from './supervisor/shutdown.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 function configOrExit(): Config {
   try {
@@ -32,13 +33,25 @@ try {
   if (config.migrateOnStart) await migrate(config.mysqlUrl, MIGRATIONS_DIR, db);
 
   const fleet = new Fleet({ config, pool, log });
-  const app = createApp({ pool, fleet, config, log, version: VERSION, startedAt: new Date(), shuttingDown: () => shutdown.inProgress });
+  const webhooks = new WebhookDispatcher({
+    pool,
+    log: log.child({ category: Category.WEBHOOK }),
+    secret: config.webhookSecret,
+    maxAttempts: config.webhookMaxAttempts,
+    baseDelayMs: config.webhookBaseDelayMs,
+    timeoutMs: config.webhookTimeoutMs,
+  });
+  // Every fleet event has just queued its notifications: deliver them now, not at the next poll.
+  fleet.events.onAny(() => webhooks.wake());
+  const app = createApp({ pool, fleet, config, log, version: VERSION, startedAt: new Date(), shuttingDown: () => shutdown.inProgress, wakeWebhooks: () => webhooks.wake() });
   const server = await listen(app, config.host, config.port);
   // The API keeps answering reads (and refusing writes with 503) while the fleet stops.
   shutdown.add({ name: 'fleet', run: () => fleet.stop() });
+  shutdown.add({ name: 'webhooks', run: (left) => webhooks.stop(Math.min(left, 3_000)) });
   shutdown.add({ name: 'http server', run: () => closeServer(server) });
   shutdown.add({ name: 'database pool', run: () => pool.end() });
 
+  webhooks.start();
   await fleet.start();
   system.info(`wa-fleet listening on http://${config.host}:${config.port}`);
   // PM2 `wait_ready`: online once the API answers and rehydration has been scheduled.

@@ -11,6 +11,7 @@ import { demoRouter } from './routes/demo.js';
 import { healthRouter } from './routes/health.js';
 import { healthzRouter } from './routes/healthz.js';
 import { instancesRouter } from './routes/instances.js';
+import { webhooksRouter } from './routes/webhooks.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -21,6 +22,8 @@ export interface AppDeps {
   startedAt: Date;
   /** True once shutdown began: writes are refused with 503, reads still answer. */
   shuttingDown: () => boolean;
+  /** Asks the webhook dispatcher to deliver soon (after a manual retry). */
+  wakeWebhooks?: () => void;
 }
 
 const refuseWritesDuringShutdown =
@@ -51,6 +54,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: `${config.apiBodyLimitKb}kb` }));
   app.use(healthRouter(deps));
   app.use(instancesRouter(fleet, config));
+  app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet));
   app.use(notFound);
   app.use(errorHandler(log));

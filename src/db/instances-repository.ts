@@ -1,8 +1,9 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { ConnectionStatus, Instance, NewEvent } from '../domain/instance.js';
 import { InstanceExistsError, InstanceNotFoundError } from '../errors/index.js';
+import { insertNotifications, type Notification } from '../webhooks/outbox.js';
 import { insertEvent } from './events.js';
-import { inTransaction, type Pool } from './pool.js';
+import { inTransaction, type Connection, type Pool } from './pool.js';
 
 /** Columns a status transition may change besides the status itself. */
 export interface TransitionPatch {
@@ -20,6 +21,8 @@ export interface Transition {
   patch?: TransitionPatch;
   /** The audit event written with it; from/to/reason are filled in. */
   event: Pick<NewEvent, 'category' | 'type' | 'severity' | 'data'>;
+  /** Webhook notifications caused by this change, queued in the same transaction. */
+  notifications?: readonly Notification[];
 }
 
 export type TransitionResult =
@@ -65,7 +68,13 @@ export class InstancesRepository {
   constructor(
     readonly pool: Pool,
     private readonly now: () => Date = () => new Date(),
+    /** Where notifications go besides each instance's own webhook_url. */
+    private readonly webhookTargets: { globalUrl?: string } = {},
   ) {}
+
+  private async queue(conn: Connection, notes: readonly Notification[] | undefined): Promise<void> {
+    if (notes && notes.length > 0) await insertNotifications(conn, notes, this.webhookTargets);
+  }
 
   async create(id: string, options: { enabled?: boolean; webhookUrl?: string | null } = {}): Promise<Instance> {
     const at = this.now();
@@ -103,7 +112,7 @@ export class InstancesRepository {
   }
 
   /** Records the operator's intent. Returns whether it changed anything; an unchanged call writes no event. */
-  async setEnabled(id: string, enabled: boolean): Promise<{ changed: boolean; instance: Instance }> {
+  async setEnabled(id: string, enabled: boolean, notifications?: readonly Notification[]): Promise<{ changed: boolean; instance: Instance }> {
     const at = this.now();
     const changed = await inTransaction(this.pool, async (conn) => {
       const [res] = await conn.query<ResultSetHeader>('UPDATE instances SET enabled = ?, updated_at = ? WHERE id = ? AND enabled <> ?', [
@@ -114,6 +123,7 @@ export class InstancesRepository {
       ]);
       if (res.affectedRows === 0) return false;
       await insertEvent(conn, id, { category: 'SESSION', type: enabled ? 'instance.enabled' : 'instance.disabled' }, at);
+      await this.queue(conn, notifications);
       return true;
     });
     return { changed, instance: await this.require(id) };
@@ -138,6 +148,7 @@ export class InstancesRepository {
         [...values, id, t.from],
       );
       if (res.affectedRows === 0) return null;
+      await this.queue(conn, t.notifications);
       return insertEvent(conn, id, { ...t.event, fromStatus: t.from, toStatus: t.to, reason: t.reason ?? null }, at);
     });
     if (seq === null) {
@@ -148,9 +159,11 @@ export class InstancesRepository {
   }
 
   /** Deletes the row; the audit log keeps its history and gets a last `instance.removed` event. */
-  async remove(id: string): Promise<boolean> {
+  async remove(id: string, notifications?: readonly Notification[]): Promise<boolean> {
     const at = this.now();
     return inTransaction(this.pool, async (conn) => {
+      // Queued before the row goes: the instance's own webhook_url is read from it.
+      await this.queue(conn, notifications);
       const [res] = await conn.query<ResultSetHeader>('DELETE FROM instances WHERE id = ?', [id]);
       if (res.affectedRows === 0) return false;
       await insertEvent(conn, id, { category: 'SESSION', type: 'instance.removed' }, at);
@@ -181,8 +194,11 @@ export class InstancesRepository {
     await this.pool.query('UPDATE instances SET pairing_code = ?, pairing_code_expires_at = ? WHERE id = ?', [code, expiresAt, id]);
   }
 
-  /** Appends an event that changes no column (an action, a check result). */
-  async appendEvent(id: string, event: NewEvent): Promise<number> {
-    return inTransaction(this.pool, (conn) => insertEvent(conn, id, event, this.now()));
+  /** Appends an event that changes no column (an action, a check result), with its notifications. */
+  async appendEvent(id: string, event: NewEvent, notifications?: readonly Notification[]): Promise<number> {
+    return inTransaction(this.pool, async (conn) => {
+      await this.queue(conn, notifications);
+      return insertEvent(conn, id, event, this.now());
+    });
   }
 }

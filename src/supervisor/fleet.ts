@@ -12,7 +12,7 @@ import { WorkerCommand } from '../worker/protocol.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
 import { FleetEventBus } from './event-bus.js';
-import { InstanceHandle, type InstanceSettings, type WorkerLauncher } from './instance-handle.js';
+import { InstanceHandle, toNotification, type InstanceSettings, type WorkerLauncher } from './instance-handle.js';
 import { rehydrate } from './rehydrate.js';
 import { StatusWriter } from './status-writer.js';
 
@@ -84,7 +84,7 @@ export class Fleet {
     this.events = new FleetEventBus({
       onListenerError: (err, name) => this.log.error(`a ${name} listener threw: ${coerceError(err).message}`),
     });
-    this.repo = new InstancesRepository(pool);
+    this.repo = new InstancesRepository(pool, undefined, { globalUrl: config.notificationWebhookUrl });
     this.writer = new StatusWriter(this.repo, options.log.child({ category: Category.DB }));
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
     this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot);
@@ -158,23 +158,24 @@ export class Fleet {
     return row;
   }
 
-  private emitStatus(handle: InstanceHandle, reason: string): void {
-    this.events.emit('status.instance', { instanceId: handle.id, status: handle.live.status, health: handle.health, reason, at: new Date() });
+  /** Records the operator's intent with its `status.instance` notification, and announces it if it changed anything. */
+  private async setEnabled(handle: InstanceHandle, enabled: boolean): Promise<void> {
+    const payload = { instanceId: handle.id, status: handle.live.status, health: handle.health, reason: enabled ? 'enabled' : 'disabled', at: new Date() };
+    const { changed } = await this.repo.setEnabled(handle.id, enabled, [toNotification({ name: 'status.instance', payload }, handle.id)]);
+    if (changed) this.events.emit('status.instance', payload);
   }
 
   async enable(id: string): Promise<void> {
     this.mustAccept();
     const handle = this.handle(id);
-    const { changed } = await this.repo.setEnabled(id, true);
-    if (changed) this.emitStatus(handle, 'enabled');
+    await this.setEnabled(handle, true);
     await handle.start('enabled', true);
   }
 
   async disable(id: string): Promise<void> {
     this.mustAccept();
     const handle = this.handle(id);
-    const { changed } = await this.repo.setEnabled(id, false);
-    if (changed) this.emitStatus(handle, 'disabled');
+    await this.setEnabled(handle, false);
     await handle.stop('disabled');
   }
 
@@ -195,8 +196,11 @@ export class Fleet {
       return;
     }
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
-    await this.repo.appendEvent(id, { category: Category.SESSION, type: 'instance.logout', reason: 'LOGOUT' });
-    this.events.emit('logout.instance', { instanceId: id, reason: 'LOGOUT', at: new Date() });
+    const payload = { instanceId: id, reason: 'LOGOUT', at: new Date() };
+    await this.repo.appendEvent(id, { category: Category.SESSION, type: 'instance.logout', reason: 'LOGOUT' }, [
+      toNotification({ name: 'logout.instance', payload }, id),
+    ]);
+    this.events.emit('logout.instance', payload);
   }
 
   /**
@@ -217,10 +221,11 @@ export class Fleet {
     const handle = this.handle(id);
     await handle.stop('removed');
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
-    await this.repo.remove(id);
+    const payload = { instanceId: id, at: new Date() };
+    await this.repo.remove(id, [toNotification({ name: 'remove.instance', payload }, id)]);
     this.writer.forget(id);
     this.handles.delete(id);
-    this.events.emit('remove.instance', { instanceId: id, at: new Date() });
+    this.events.emit('remove.instance', payload);
   }
 
   /**

@@ -4,7 +4,8 @@ import { ConnectionStatus, type Health, type Instance, type NewEvent } from '../
 import { Category, type Logger } from '../logger/index.js';
 import type { WorkerHandle } from '../worker/handle.js';
 import { WorkerEvent } from '../worker/protocol.js';
-import type { FleetEventBus } from './event-bus.js';
+import type { Notification } from '../webhooks/outbox.js';
+import { SEVERITY, type FleetEventBus, type FleetEventMap, type FleetEventName } from './event-bus.js';
 import { decideReconnect, isNoReconnectReason } from './reconnect-policy.js';
 import { LifecycleEvent, nextStatus } from './state-machine.js';
 import type { StatusWriter } from './status-writer.js';
@@ -48,6 +49,15 @@ export interface InstanceLive {
   wid: string | null;
   pushName: string | null;
   recentErrors: Date[];
+}
+
+/** A bus event that is also a webhook notification. */
+type Notice = { [K in FleetEventName]: { name: K; payload: FleetEventMap[K] } }[FleetEventName];
+
+/** The webhook form of a bus event: severity from the event's default, dates as ISO strings. */
+export function toNotification(notice: Notice, instanceId: string | null): Notification {
+  const payload = JSON.parse(JSON.stringify(notice.payload)) as Record<string, unknown>;
+  return { event: notice.name, severity: SEVERITY[notice.name], instanceId, payload, at: notice.payload.at };
 }
 
 const CRASH_EVENTS = new Set<WorkerEvent>([WorkerEvent.BROWSER_DISCONNECTED, WorkerEvent.PAGE_CLOSED]);
@@ -136,7 +146,14 @@ export class InstanceHandle {
   private async setStatus(
     event: LifecycleEvent,
     reason: string | null,
-    extra: { patch?: TransitionPatch; data?: Record<string, unknown>; severity?: NewEvent['severity']; category?: string } = {},
+    extra: {
+      patch?: TransitionPatch;
+      data?: Record<string, unknown>;
+      severity?: NewEvent['severity'];
+      category?: string;
+      /** Announced with this change: queued as webhooks in its transaction, then emitted on the bus. */
+      notify?: Notice[];
+    } = {},
   ): Promise<boolean> {
     const move = nextStatus(this.status, event);
     if (!move.ok) {
@@ -150,15 +167,24 @@ export class InstanceHandle {
     this.reason = reason;
     this.statusChangedAt = move.changed ? at : this.statusChangedAt;
     const category = extra.category ?? Category.SESSION;
+    const notices: Notice[] = [
+      ...(move.changed ? [{ name: 'connection.update', payload: { instanceId: this.id, status: move.to, previous, reason, at } } as const] : []),
+      ...(extra.notify ?? []),
+    ];
     await this.deps.writer.write(this.id, {
       to: move.to,
       reason,
       ...(extra.patch ? { patch: extra.patch } : {}),
       event: { category, type: `status.${event}`, severity: extra.severity ?? null, data: extra.data ?? null },
+      notifications: notices.map((n) => toNotification(n, this.id)),
     });
-    if (move.changed) this.deps.bus.emit('connection.update', { instanceId: this.id, status: move.to, previous, reason, at });
+    for (const n of notices) this.emit(n);
     this.log.info(`${previous} → ${move.to}${reason ? ` (${reason})` : ''}`, extra.data ?? {});
     return true;
+  }
+
+  private emit(notice: Notice): void {
+    (this.deps.bus.emit as (name: FleetEventName, payload: unknown) => void)(notice.name, notice.payload);
   }
 
   /** Starts the worker unless one is running or starting. A human's start lifts a no-reconnect block. */
@@ -206,10 +232,7 @@ export class InstanceHandle {
     const p = (payload ?? {}) as Record<string, unknown>;
     switch (event) {
       case WorkerEvent.QR:
-        this.qr = { value: String(p.qr), at: this.now() };
-        this.deps.bus.emit('qrcode.updated', { instanceId: this.id, qr: this.qr.value, at: this.qr.at });
-        this.armQrIdle();
-        void this.setStatus(LifecycleEvent.QR, 'qr_required');
+        void this.onQr(String(p.qr));
         return;
       case WorkerEvent.AUTHENTICATED:
         void this.setStatus(LifecycleEvent.AUTHENTICATED, 'authenticated');
@@ -236,6 +259,21 @@ export class InstanceHandle {
     }
   }
 
+  /** A new QR: announced with the move to QR_REQUIRED, or on its own when it only rotated. */
+  private async onQr(value: string): Promise<void> {
+    this.qr = { value, at: this.now() };
+    this.armQrIdle();
+    const notice: Notice = { name: 'qrcode.updated', payload: { instanceId: this.id, qr: value, at: this.qr.at } };
+    if (this.status !== ConnectionStatus.QR_REQUIRED) {
+      await this.setStatus(LifecycleEvent.QR, 'qr_required', { notify: [notice] });
+      return;
+    }
+    this.emit(notice);
+    await this.deps.repo
+      .appendEvent(this.id, { category: Category.SESSION, type: 'qr.rotated' }, [toNotification(notice, this.id)])
+      .catch((err: unknown) => this.log.warn(`could not record a QR rotation: ${coerceError(err).message}`));
+  }
+
   private onReady(p: Record<string, unknown>): void {
     this.clearQrIdle();
     this.qr = null;
@@ -260,10 +298,10 @@ export class InstanceHandle {
   private async onNoReconnect(reason: string, event: LifecycleEvent): Promise<void> {
     this.blockedBy = reason;
     await this.dropWorker();
-    await this.setStatus(event, reason, { severity: 'HIGH', category: Category.RECONNECT });
     const at = this.now();
-    if (reason === 'LOGOUT') this.deps.bus.emit('logout.instance', { instanceId: this.id, reason, at });
-    this.deps.bus.emit('no.connection', { instanceId: this.id, reason, at });
+    const notify: Notice[] = [{ name: 'no.connection', payload: { instanceId: this.id, reason, at } }];
+    if (reason === 'LOGOUT') notify.unshift({ name: 'logout.instance', payload: { instanceId: this.id, reason, at } });
+    await this.setStatus(event, reason, { severity: 'HIGH', category: Category.RECONNECT, notify });
   }
 
   /** Worker exit, browser gone, page closed, an unexpected disconnect: all seen at once, all handled the same. */
@@ -288,9 +326,11 @@ export class InstanceHandle {
         severity: 'HIGH',
         category: Category.RECONNECT,
         data: { attempts: this.attempts, lastReason: reason },
+        notify: [
+          { name: 'reconnect.failed', payload: { instanceId: this.id, attempts: this.attempts, reason, at } },
+          { name: 'no.connection', payload: { instanceId: this.id, reason: decision.reason, at } },
+        ],
       });
-      this.deps.bus.emit('reconnect.failed', { instanceId: this.id, attempts: this.attempts, reason, at });
-      this.deps.bus.emit('no.connection', { instanceId: this.id, reason: decision.reason, at });
       return;
     }
     this.attempts = decision.attempt;

@@ -3,12 +3,14 @@ import { coerceError } from '../../lib/errors.js';
 import type { InstancesRepository, TransitionPatch } from '../db/instances-repository.js';
 import type { ConnectionStatus, NewEvent } from '../domain/instance.js';
 import type { Logger } from '../logger/index.js';
+import type { Notification } from '../webhooks/outbox.js';
 
 export interface StatusWrite {
   to: ConnectionStatus;
   reason: string | null;
   patch?: TransitionPatch;
   event: Pick<NewEvent, 'category' | 'type' | 'severity' | 'data'>;
+  notifications?: readonly Notification[];
 }
 
 interface Deferred {
@@ -96,9 +98,11 @@ export class StatusWriter {
     }
   }
 
+  /** Statuses collapse (last write wins); notifications do not: every one is still owed to its receiver. */
   private defer(instanceId: string, write: StatusWrite, waiting: Deferred | undefined): void {
     const patch = { ...waiting?.write.patch, ...write.patch };
-    this.deferred.set(instanceId, { write: { ...write, patch }, collapsed: (waiting?.collapsed ?? 0) + 1 });
+    const notifications = [...(waiting?.write.notifications ?? []), ...(write.notifications ?? [])];
+    this.deferred.set(instanceId, { write: { ...write, patch, notifications }, collapsed: (waiting?.collapsed ?? 0) + 1 });
   }
 
   private async persist(instanceId: string, write: StatusWrite): Promise<void> {

@@ -50,13 +50,20 @@ describe('fleet on the fake WhatsApp Web', { timeout: 180_000 }, () => {
     expect(second.handle('boot-off').hasWorker).toBe(false);
     expect(second.handle('boot-off').live.status).toBe('DISCONNECTED');
 
-    const rows = await second.repo.list();
-    expect(rows.map((r) => [r.id, r.enabled, r.connectionStatus])).toEqual([
+    // Rows are written behind the live status (in order, asynchronously): wait for the last write.
+    const expected = [
       ['boot-a', true, 'CONNECTED'],
       ['boot-b', true, 'CONNECTED'],
       ['boot-c', true, 'CONNECTED'],
       ['boot-off', false, 'DISCONNECTED'],
-    ]);
+    ];
+    const deadline = Date.now() + 10_000;
+    let rows = await second.repo.list();
+    while (JSON.stringify(rows.map((r) => [r.id, r.enabled, r.connectionStatus])) !== JSON.stringify(expected) && Date.now() < deadline) {
+      await sleep(100);
+      rows = await second.repo.list();
+    }
+    expect(rows.map((r) => [r.id, r.enabled, r.connectionStatus])).toEqual(expected);
     const events = (await listEvents(db.pool, 'boot-a', 100)).reverse();
     const afterBoot = events.slice(events.findIndex((e) => e.reason === 'rehydrate'));
     expect(afterBoot.map((e) => e.toStatus)).toEqual(['RECONNECTING', 'INITIALIZING', ...afterBoot.slice(2).map((e) => e.toStatus)]);

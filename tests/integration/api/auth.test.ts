@@ -25,6 +25,8 @@ export const ROUTES: Array<[string, string]> = [
   ['POST', '/api/instance/x1/pairing-code'],
   ['GET', '/api/health'],
   ['POST', '/api/demo/x1/scan'],
+  ['GET', '/api/webhooks/failed'],
+  ['POST', '/api/webhooks/1/retry'],
 ];
 
 let db: TestDatabase;

@@ -46,6 +46,8 @@ const TEMPLATES: Array<[string, (id: string) => string]> = [
   ['POST', (id) => `/api/demo/${id}/scan`],
   ['POST', (id) => `/api/demo/${id}/${id}`],
   ['GET', () => '/api/health'],
+  ['GET', (id) => `/api/webhooks/failed?limit=${id}`],
+  ['POST', (id) => `/api/webhooks/${id}/retry`],
   ['PUT', (id) => `/api/instance/${id}`],
   ['PATCH', () => '/api/instances'],
   ['GET', (id) => `/api/${id}`],

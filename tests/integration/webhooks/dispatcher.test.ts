@@ -6,7 +6,7 @@ import { insertNotifications, listFailed, retryDead, type Notification } from '.
 import { verifySignature } from '../../../src/webhooks/sign.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { capturingLogger, silentLogger } from '../../support/logger.js';
-import { startReceiver, waitFor, type Receiver, type Respond } from './receiver.js';
+import { startReceiver, waitFor, type Receiver, type Respond } from '../../support/webhook-receiver.js';
 
 const SECRET = 'whsec-test-0123456789';
 

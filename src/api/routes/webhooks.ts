@@ -1,0 +1,25 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Pool } from '../../db/pool.js';
+import { listFailed, retryDead } from '../../webhooks/outbox.js';
+import { HttpError } from '../http-errors.js';
+
+const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
+const idParams = z.object({ id: z.string().regex(/^\d{1,18}$/, 'must be a webhook id (digits)').transform(Number) });
+
+/** Dead-lettered webhooks: list them, and send one again (after fixing the receiver). */
+export function webhooksRouter(pool: Pool, wake: () => void): Router {
+  const router = Router();
+  router.get('/api/webhooks/failed', async (req, res) => {
+    const { limit } = limitQuery.parse(req.query);
+    const failed = await listFailed(pool, { limit });
+    res.json({ failed: failed.map((f) => ({ ...f, createdAt: f.createdAt.toISOString() })) });
+  });
+  router.post('/api/webhooks/:id/retry', async (req, res) => {
+    const { id } = idParams.parse(req.params);
+    if (!(await retryDead(pool, id))) throw new HttpError(404, 'WEBHOOK_NOT_DEAD', `no dead-lettered webhook ${id}`);
+    wake();
+    res.json({ id, status: 'pending' });
+  });
+  return router;
+}
