@@ -7,7 +7,9 @@ import type { Fleet } from '../supervisor/fleet.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, notFound } from './http-errors.js';
 import { Metrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
 import { demoRouter } from './routes/demo.js';
+import { eventsRouter, StreamTokens } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { healthzRouter } from './routes/healthz.js';
 import { instancesRouter } from './routes/instances.js';
@@ -48,10 +50,14 @@ export function createApp(deps: AppDeps): Express {
   app.use(metrics.track);
   app.use(healthzRouter(pool));
   const auth = requireApiKey({ apiKey: config.apiKey, disabled: config.authDisabled, failuresPerMinute: config.apiAuthFailuresPerMinute, log });
+  // Before the blanket check: the stream also accepts a short-lived token (EventSource sends no headers).
+  app.use(eventsRouter(fleet, new StreamTokens(), auth));
   app.use('/api', auth);
   app.get('/metrics', auth, metrics.serve);
   app.use(refuseWritesDuringShutdown(deps.shuttingDown));
   app.use(express.json({ limit: `${config.apiBodyLimitKb}kb` }));
+  const openapi = openApiDocument(deps.version);
+  app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
   app.use(healthRouter(deps));
   app.use(instancesRouter(fleet, config));
   app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));

@@ -4,6 +4,7 @@ import { startTestApi, type TestApi } from '../../support/api.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { standInLauncher, testConfig } from '../../support/fleet.js';
 import { capturingLogger } from '../../support/logger.js';
+import { documentedRoutes } from '../../support/openapi-routes.js';
 import { tempSessionRoot } from '../../support/workers.js';
 import { createApp } from '../../../src/api/app.js';
 import { closeServer, listen } from '../../../src/api/server.js';
@@ -11,23 +12,10 @@ import type { AddressInfo } from 'node:net';
 
 const API_KEY = 'auth-test-key-9f8e7d6c5b4a3921';
 
-/** Every route of the API (method, path); the OpenAPI test checks this list against the document. */
-export const ROUTES: Array<[string, string]> = [
-  ['POST', '/api/instances'],
-  ['GET', '/api/instances'],
-  ['GET', '/api/instance/x1/details'],
-  ['POST', '/api/instance/x1/enable'],
-  ['POST', '/api/instance/x1/disable'],
-  ['POST', '/api/instance/x1/restart'],
-  ['POST', '/api/instance/x1/logout'],
-  ['DELETE', '/api/instance/x1'],
-  ['GET', '/api/instance/x1/qr'],
-  ['POST', '/api/instance/x1/pairing-code'],
-  ['GET', '/api/health'],
-  ['POST', '/api/demo/x1/scan'],
-  ['GET', '/api/webhooks/failed'],
-  ['POST', '/api/webhooks/1/retry'],
-];
+/** Every route the OpenAPI document lists, except the public liveness probe. */
+const ROUTES = documentedRoutes({ id: 'x1', action: 'scan' })
+  .filter((r) => !r.public)
+  .map((r) => [r.method, r.path] as [string, string]);
 
 let db: TestDatabase;
 let fleet: Fleet;

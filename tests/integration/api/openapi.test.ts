@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Fleet } from '../../../src/supervisor/fleet.js';
+import { startTestApi, type TestApi } from '../../support/api.js';
+import { createTestDatabase, type TestDatabase } from '../../support/db.js';
+import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
+import { silentLogger } from '../../support/logger.js';
+import { documentedRoutes } from '../../support/openapi-routes.js';
+import { tempSessionRoot } from '../../support/workers.js';
+
+let db: TestDatabase;
+let fleet: Fleet;
+let api: TestApi;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrated: true });
+  const config = testConfig(db.url, tempSessionRoot());
+  fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
+  await fleet.start();
+  await fleet.create('doc-1');
+  await waitForStatus(fleet, 'doc-1', 'QR_REQUIRED');
+  api = await startTestApi(fleet, db.pool, config);
+});
+afterAll(async () => {
+  await api?.close();
+  await fleet?.stop();
+  await db?.drop();
+});
+
+const BODIES: Record<string, unknown> = {
+  'POST /api/instances': { id: 'doc-2' },
+  'POST /api/instance/{id}/pairing-code': { phone: '15550001111' },
+};
+
+describe('the OpenAPI document', () => {
+  it('is served and names every route', async () => {
+    const doc = await api.call('GET', '/api/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.json.openapi).toMatch(/^3\./);
+  });
+
+  // Destructive routes go last so the others still find their instance.
+  const routes = documentedRoutes({ id: 'doc-1', action: 'scan' }).sort((a, b) => Number(a.method === 'DELETE') - Number(b.method === 'DELETE'));
+  it.each(routes.map((r) => [r.method, r.template, r]))('%s %s is answered by a route', async (_m, _t, route) => {
+    if (route.template === '/api/events') {
+      const controller = new AbortController();
+      const res = await fetch(`${api.base}${route.path}`, { headers: { 'x-api-key': api.key }, signal: controller.signal });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      controller.abort();
+      return;
+    }
+    const r = await api.call(route.method, route.path, BODIES[`${route.method} ${route.template}`]);
+    expect(r.json?.error?.code, `${route.method} ${route.path} -> ${r.status} ${JSON.stringify(r.json)}`).not.toBe('NOT_FOUND');
+    expect(r.status).toBeLessThan(500);
+  });
+});
