@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processesMatching } from '../../lib/proc-cmdline.js';
 import { sleep } from '../../lib/timeout.js';
 import { WorkerHandle } from '../../src/worker/handle.js';
-import type { PingResult } from '../../src/worker/protocol.js';
+import type { DeepResult, PingResult } from '../../src/worker/protocol.js';
 import { reapOrphans } from '../../src/worker/reaper.js';
 import { profileDir } from '../../src/worker/session-path.js';
 import { fakeInit, startFakeWorker, stopAllWorkers, tempSessionRoot } from '../support/workers.js';
@@ -73,6 +73,29 @@ describe('worker on the fake WhatsApp Web', { timeout: 90_000 }, () => {
     await simulate(w.handle, state === 'CONFLICT' ? 'conflict' : 'unpair');
     const d = await w.log.waitFor('disconnected', 10_000, since);
     expect(d.payload).toEqual({ reason: state });
+  });
+
+  it('answers deep and gc with what the page holds, and restarts its client in place without a QR', async () => {
+    const w = await linkedWorker('deep-gc');
+    expect(statSync(profileDir(root, 'deep-gc')).mode & 0o777).toBe(0o700);
+    const deep = await w.handle.request<DeepResult>('deep', { timeoutMs: 5_000 }, 6_000);
+    expect(deep).toMatchObject({ storePresent: true, socketState: 'CONNECTED' });
+    expect(deep.jsHeapUsedBytes).toBeGreaterThan(0);
+    await simulate(w.handle, 'allocMb', 60);
+    await sleep(500);
+    const grown = await w.handle.request<{ jsHeapUsedBytes: number; workerHeapUsedBytes: number }>('gc', { timeoutMs: 5_000 }, 6_000);
+    expect(grown.jsHeapUsedBytes - deep.jsHeapUsedBytes!).toBeGreaterThan(40 * 1024 * 1024);
+    expect(grown.workerHeapUsedBytes).toBeGreaterThan(0);
+    await simulate(w.handle, 'release');
+    await sleep(200);
+    const released = await w.handle.request<{ jsHeapUsedBytes: number }>('gc', { timeoutMs: 5_000 }, 6_000);
+    expect(grown.jsHeapUsedBytes - released.jsHeapUsedBytes).toBeGreaterThan(40 * 1024 * 1024);
+
+    const since = w.log.mark();
+    await w.handle.request('restart', { timeoutMs: 10_000 }, 40_000);
+    await w.log.waitFor('ready', 30_000, since);
+    expect(w.log.count('qr', since)).toBe(0);
+    expect(w.log.count('browser_disconnected', since)).toBe(0);
   });
 
   it('reports TIMEOUT as a state change only', async () => {
