@@ -3,6 +3,7 @@ import helmet from 'helmet';
 import type { Config } from '../config/index.js';
 import type { Pool } from '../db/pool.js';
 import { Category, type Logger } from '../logger/index.js';
+import { PUBLIC_DIR } from '../paths.js';
 import type { Fleet } from '../supervisor/fleet.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, notFound } from './http-errors.js';
@@ -49,6 +50,8 @@ export function createApp(deps: AppDeps): Express {
   const metrics = new Metrics(fleet);
   app.use(metrics.track);
   app.use(healthzRouter(pool));
+  // The dashboard's static files are public; everything they fetch needs the key.
+  app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '5m' }));
   const auth = requireApiKey({ apiKey: config.apiKey, disabled: config.authDisabled, failuresPerMinute: config.apiAuthFailuresPerMinute, log });
   // Before the blanket check: the stream also accepts a short-lived token (EventSource sends no headers).
   app.use(eventsRouter(fleet, new StreamTokens(), auth));
