@@ -3,8 +3,14 @@ import mysql from 'mysql2/promise';
 export type Pool = mysql.Pool;
 export type Connection = mysql.PoolConnection;
 
+/**
+ * Every session runs in UTC with strict SQL modes, and READ COMMITTED: writers of one instance
+ * are serialised by its row lock, so the gap locks of REPEATABLE READ only add deadlocks (two
+ * new instances whose first events fall in the same empty index range).
+ */
 export const SESSION_SETUP =
-  "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+  "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'; " +
+  'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
 
 export interface PoolOptions {
   url: string;
@@ -28,7 +34,8 @@ export function createPool({ url, size }: PoolOptions): Pool {
   // mysql2 hands the new *callback-style* connection to this event (whatever its typings say);
   // a failure here surfaces as an error on the first query of that connection.
   pool.on('connection', (conn) => {
-    (conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void }).query(SESSION_SETUP, () => undefined);
+    const query = (conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void }).query.bind(conn);
+    for (const statement of SESSION_SETUP.split('; ')) query(statement, () => undefined);
   });
   return pool;
 }
