@@ -61,7 +61,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: `${config.apiBodyLimitKb}kb` }));
   const openapi = openApiDocument(deps.version);
   app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
-  app.use(healthRouter(deps));
+  app.use(healthRouter({ ...deps, demo: config.waFleetFakeWeb }));
   app.use(instancesRouter(fleet, config));
   app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet));

@@ -7,6 +7,8 @@ export interface HealthDeps {
   fleet: Fleet;
   version: string;
   startedAt: Date;
+  /** Demo mode (fake WhatsApp Web): the dashboard shows its banner and simulate buttons. */
+  demo: boolean;
 }
 
 function countBy<T extends string>(values: T[]): Record<string, number> {
@@ -16,7 +18,7 @@ function countBy<T extends string>(values: T[]): Record<string, number> {
 }
 
 /** The operator's overview: database, instances by status and by health, uptime, version. */
-export function healthRouter({ pool, fleet, version, startedAt }: HealthDeps): Router {
+export function healthRouter({ pool, fleet, version, startedAt, demo }: HealthDeps): Router {
   const router = Router();
   router.get('/api/health', async (_req, res) => {
     const database = await isReachable(pool);
@@ -24,6 +26,7 @@ export function healthRouter({ pool, fleet, version, startedAt }: HealthDeps): R
     res.json({
       status: database ? 'ok' : 'degraded',
       version,
+      demo,
       uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       database: database ? 'up' : 'down',
       instances: {
