@@ -40,8 +40,23 @@ export function createPool({ url, size }: PoolOptions): Pool {
   return pool;
 }
 
-/** Runs `work` in a transaction on one connection; commits on success, rolls back on error. */
+const DEADLOCK_RETRIES = 3;
+
+/**
+ * Runs `work` in a transaction on one connection; commits on success, rolls back on error. A
+ * transaction InnoDB picked as a deadlock victim was rolled back whole, so it is simply run again.
+ */
 export async function inTransaction<T>(pool: Pool, work: (conn: Connection) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runTransaction(pool, work);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ER_LOCK_DEADLOCK' || attempt > DEADLOCK_RETRIES) throw err;
+    }
+  }
+}
+
+async function runTransaction<T>(pool: Pool, work: (conn: Connection) => Promise<T>): Promise<T> {
   const conn = await pool.getConnection();
   try {
     await conn.beginTransaction();

@@ -49,7 +49,8 @@ export function instancesRouter(fleet: Fleet, config: Config): Router {
 
   router.get('/api/instances', async (_req, res) => {
     const rows = await fleet.repo.list();
-    res.json({ instances: rows.map((row) => instanceView(row, fleet.list().find((h) => h.id === row.id))) });
+    const handles = new Map(fleet.list().map((h) => [h.id, h]));
+    res.json({ instances: rows.map((row) => instanceView(row, handles.get(row.id))) });
   });
 
   router.get('/api/instance/:id/details', async (req, res) => {
