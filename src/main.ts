@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { closeServer, listen } from './api/server.js';
+import { Checks } from './checks/checks.js';
+import { checkSettings } from './checks/settings.js';
 import { createApp } from './api/app.js';
 import { environmentWithFile, loadConfig, secretValues, type Config } from './config/index.js';
 import { migrate } from './db/migrations.js';
@@ -43,8 +45,11 @@ try {
   });
   // Every fleet event has just queued its notifications: deliver them now, not at the next poll.
   fleet.events.onAny(() => webhooks.wake());
-  const app = createApp({ pool, fleet, config, log, version: VERSION, startedAt: new Date(), shuttingDown: () => shutdown.inProgress, wakeWebhooks: () => webhooks.wake() });
+  const checks = new Checks({ fleet, log, settings: checkSettings(config) });
+  const app = createApp({ pool, fleet, config, log, version: VERSION, startedAt: new Date(), shuttingDown: () => shutdown.inProgress, wakeWebhooks: () => webhooks.wake(), checks });
   const server = await listen(app, config.host, config.port);
+  // The loops stop first: no recovery may start a worker the fleet's stop has just stopped.
+  shutdown.add({ name: 'checks', run: () => checks.stop() });
   // The API keeps answering reads (and refusing writes with 503) while the fleet stops.
   shutdown.add({ name: 'fleet', run: () => fleet.stop() });
   shutdown.add({ name: 'webhooks', run: (left) => webhooks.stop(Math.min(left, 3_000)) });
@@ -53,6 +58,7 @@ try {
 
   webhooks.start();
   await fleet.start();
+  checks.start();
   system.info(`wa-fleet listening on http://${config.host}:${config.port}`);
   // PM2 `wait_ready`: online once the API answers and rehydration has been scheduled.
   process.send?.('ready');

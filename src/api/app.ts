@@ -9,6 +9,9 @@ import { requireApiKey } from './auth.js';
 import { errorHandler, notFound } from './http-errors.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { Checks } from '../checks/checks.js';
+import { checkSettings } from '../checks/settings.js';
+import { checksRouter } from './routes/checks.js';
 import { demoRouter } from './routes/demo.js';
 import { eventsRouter, StreamTokens } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
@@ -27,6 +30,8 @@ export interface AppDeps {
   shuttingDown: () => boolean;
   /** Asks the webhook dispatcher to deliver soon (after a manual retry). */
   wakeWebhooks?: () => void;
+  /** The check loops, for the health check on demand and the memory report; default: loops not started. */
+  checks?: Checks;
 }
 
 const refuseWritesDuringShutdown =
@@ -63,6 +68,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
   app.use(healthRouter({ ...deps, demo: config.waFleetFakeWeb }));
   app.use(instancesRouter(fleet, config));
+  // Without the running loops (an embedding host, a test), checks run on request only.
+  app.use(checksRouter(deps.checks ?? new Checks({ fleet, log, settings: checkSettings(config) })));
   app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet));
   app.use(notFound);

@@ -1,5 +1,5 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { ConnectionStatus, Instance, NewEvent } from '../domain/instance.js';
+import type { ConnectionStatus, Health, Instance, NewEvent } from '../domain/instance.js';
 import { InstanceExistsError, InstanceNotFoundError } from '../errors/index.js';
 import { insertNotifications, type Notification } from '../webhooks/outbox.js';
 import { insertEvent } from './events.js';
@@ -192,6 +192,35 @@ export class InstancesRepository {
   /** Keeps the code the phone must enter, and until when it is valid. */
   async storePairingCode(id: string, code: string, expiresAt: Date): Promise<void> {
     await this.pool.query('UPDATE instances SET pairing_code = ?, pairing_code_expires_at = ? WHERE id = ?', [code, expiresAt, id]);
+  }
+
+  /**
+   * Stores the checks' verdict and appends a `health.changed` event (from/to health in its data),
+   * with its notifications, in one transaction. Returns false when the row is gone.
+   */
+  async setHealth(
+    id: string,
+    change: { health: Health; reason: string | null; previous: Health; severity?: NewEvent['severity'] },
+    notifications?: readonly Notification[],
+  ): Promise<boolean> {
+    const at = this.now();
+    return inTransaction(this.pool, async (conn) => {
+      const [res] = await conn.query<ResultSetHeader>('UPDATE instances SET health = ?, health_reason = ?, updated_at = ? WHERE id = ?', [
+        change.health,
+        change.reason?.slice(0, 255) ?? null,
+        at,
+        id,
+      ]);
+      if (res.affectedRows === 0) return false;
+      await this.queue(conn, notifications);
+      await insertEvent(
+        conn,
+        id,
+        { category: 'HEALTH', type: 'health.changed', reason: change.reason, severity: change.severity ?? null, data: { from: change.previous, to: change.health } },
+        at,
+      );
+      return true;
+    });
   }
 
   /** Appends an event that changes no column (an action, a check result), with its notifications. */

@@ -4,7 +4,7 @@ import { coerceError } from '../../lib/errors.js';
 import type { Config } from '../config/index.js';
 import { InstancesRepository } from '../db/instances-repository.js';
 import type { Pool } from '../db/pool.js';
-import type { Instance } from '../domain/instance.js';
+import type { ConnectionStatus, Instance } from '../domain/instance.js';
 import { InstanceNotFoundError } from '../errors/index.js';
 import { Category, type Logger } from '../logger/index.js';
 import { WorkerHandle } from '../worker/handle.js';
@@ -76,6 +76,8 @@ export class Fleet {
   private readonly settings: InstanceSettings;
   private readonly log: Logger;
   private accepting = true;
+  /** Aborted by stop(): a boot still bringing instances back starts no more of them. */
+  private readonly stopping = new AbortController();
   private rehydration: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: FleetOptions) {
@@ -129,6 +131,7 @@ export class Fleet {
     this.rehydration = rehydrate(due, {
       concurrency: this.options.config.rehydrateConcurrency,
       staggerMs: this.options.config.rehydrateStaggerMs,
+      signal: this.stopping.signal,
     }).catch((err: unknown) => this.log.error(`rehydration failed: ${coerceError(err).message}`));
   }
 
@@ -154,7 +157,7 @@ export class Fleet {
     this.mustAccept();
     const row = await this.repo.create(id, options);
     const handle = this.adopt(row);
-    if (row.enabled) void handle.start('created', true);
+    if (row.enabled && this.mayStart(id)) void handle.start('created', true);
     return row;
   }
 
@@ -169,7 +172,7 @@ export class Fleet {
     this.mustAccept();
     const handle = this.handle(id);
     await this.setEnabled(handle, true);
-    await handle.start('enabled', true);
+    if (this.mayStart(id)) await handle.start('enabled', true);
   }
 
   async disable(id: string): Promise<void> {
@@ -235,8 +238,65 @@ export class Fleet {
    */
   async stop(): Promise<void> {
     this.accepting = false;
+    this.stopping.abort();
     await Promise.all(this.list().map((h) => h.stop('shutdown').catch((err: unknown) => this.log.error(`stop failed: ${coerceError(err).message}`, { instanceId: h.id }))));
     await this.writer.drain();
     this.writer.close();
+  }
+
+  /** Set by the memory loop while the fleet is over its critical memory level; null when starts are allowed. */
+  private startRefusal: string | null = null;
+
+  /** The checks' hard restart (recovery ladder, memory): kill the worker's groups, reap the profile, start again. */
+  hardRestart(id: string, reason: string): Promise<void> {
+    return this.handle(id).hardRestart(reason, () => reapOrphans(this.sessionRoot, id));
+  }
+
+  /** The ladder's last rung: kill, reap, wipe the saved session (inside the storage root only), start for a new QR. */
+  cleanup(id: string, reason: string): Promise<void> {
+    return this.handle(id).cleanup(
+      reason,
+      () => reapOrphans(this.sessionRoot, id),
+      () => rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true }),
+    );
+  }
+
+  /**
+   * The recovery loop read `rowStatus` from the database while the live status is another: the
+   * live status is written back through the status writer, with the discrepancy in its event.
+   * Skipped (false) while the writer holds deferred writes: its own flush will correct the row.
+   */
+  async reconcile(id: string, rowStatus: ConnectionStatus): Promise<boolean> {
+    const live = this.handle(id).live;
+    if (live.status === rowStatus || this.writer.pending > 0) return false;
+    await this.writer.write(id, {
+      to: live.status,
+      reason: live.reason,
+      event: {
+        category: Category.HEALTH,
+        type: 'status.reconciled',
+        severity: 'MEDIUM',
+        data: { discrepancy: { database: rowStatus, live: live.status } },
+      },
+    });
+    return true;
+  }
+
+  /** False while the memory guard refuses starts: the intent is recorded, the recovery loop starts it later. */
+  private mayStart(id: string): boolean {
+    if (!this.startRefusal) return true;
+    this.log.warn(`not starting now (${this.startRefusal}); it will start when memory allows`, { instanceId: id });
+    return false;
+  }
+
+  /** The memory guard: while a reason is set, the checks start no instance (critical fleet memory). */
+  refuseStarts(reason: string | null): void {
+    if (reason !== this.startRefusal) this.log.warn(reason ? `refusing new starts: ${reason}` : 'starts allowed again');
+    this.startRefusal = reason;
+  }
+
+  /** Why starts are refused now, or null. */
+  get startsRefused(): string | null {
+    return this.startRefusal;
   }
 }

@@ -1,9 +1,10 @@
-import { coerceError } from '../../lib/errors.js';
+import { CodedError, coerceError } from '../../lib/errors.js';
+import { sleep } from '../../lib/timeout.js';
 import type { InstancesRepository, TransitionPatch } from '../db/instances-repository.js';
-import { ConnectionStatus, type Health, type Instance, type NewEvent } from '../domain/instance.js';
+import { ConnectionStatus, Health, type Instance, type NewEvent } from '../domain/instance.js';
 import { Category, type Logger } from '../logger/index.js';
 import type { WorkerHandle } from '../worker/handle.js';
-import { WorkerEvent } from '../worker/protocol.js';
+import { WorkerCommand, WorkerEvent } from '../worker/protocol.js';
 import type { Notification } from '../webhooks/outbox.js';
 import { SEVERITY, type FleetEventBus, type FleetEventMap, type FleetEventName } from './event-bus.js';
 import { decideReconnect, isNoReconnectReason } from './reconnect-policy.js';
@@ -62,6 +63,15 @@ export function toNotification(notice: Notice, instanceId: string | null): Notif
 
 const CRASH_EVENTS = new Set<WorkerEvent>([WorkerEvent.BROWSER_DISCONNECTED, WorkerEvent.PAGE_CLOSED]);
 const ERROR_MEMORY = 50;
+
+export class NoRunningWorkerError extends CodedError {
+  constructor(id: string) {
+    super('NO_RUNNING_WORKER', `instance "${id}" has no running worker to restart`);
+  }
+}
+
+/** How often an abandoned start in progress is reaped again until it has given up. */
+const REAP_AGAIN_MS = 500;
 
 /**
  * One instance under supervision. It owns the instance's worker, follows its events, and is the
@@ -405,5 +415,113 @@ export class InstanceHandle {
   /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
   async markRehydrating(): Promise<void> {
     await this.setStatus(LifecycleEvent.RECONNECT_SCHEDULED, 'rehydrate', { category: Category.RECONNECT });
+  }
+
+  /** The worker once its start has finished; unlike runningWorker() it never waits for a start in progress. */
+  get currentWorker(): WorkerHandle | null {
+    return this.worker;
+  }
+
+  /**
+   * The checks' verdict. A new health is persisted with a `health.changed` event and announced
+   * (`instance.health`, as a webhook too); a new reason for the same health only updates the
+   * live view, or every tick of a `stuck_in_LOADING_<n>s` would write a row.
+   */
+  async setHealth(health: Health, reason: string | null, severity?: NewEvent['severity']): Promise<void> {
+    const previous = this.health;
+    this.healthReason = reason;
+    if (health === previous) return;
+    this.health = health;
+    const notice = { name: 'instance.health', payload: { instanceId: this.id, health, reason, at: this.now() } } as const;
+    const notification = { ...toNotification(notice, this.id), ...(severity ? { severity } : {}) };
+    try {
+      await this.deps.repo.setHealth(this.id, { health, reason, previous, ...(severity ? { severity } : {}) }, [notification]);
+    } catch (err) {
+      this.log.warn(`could not record health ${health}: ${coerceError(err).message}`);
+    }
+    this.emit(notice);
+  }
+
+  /**
+   * Soft restart, the ladder's first rung: the worker destroys its client and initializes it again
+   * in the same process on the same profile. The status goes RECONNECTING → INITIALIZING here,
+   * then follows the worker's events (LOADING, CONNECTED or QR_REQUIRED). Throws when no worker
+   * runs, or when the worker's restart fails or does not answer within `timeoutMs`.
+   */
+  async softRestart(reason: string, timeoutMs: number): Promise<void> {
+    const worker = this.worker;
+    if (!worker) throw new NoRunningWorkerError(this.id);
+    this.clearQrIdle();
+    await this.setStatus(LifecycleEvent.RECONNECT_SCHEDULED, reason, { category: Category.HEALTH });
+    await this.setStatus(LifecycleEvent.START, reason, { category: Category.HEALTH });
+    await worker.request(WorkerCommand.RESTART, { timeoutMs: this.deps.settings.workerStopTimeoutMs }, timeoutMs);
+  }
+
+  /**
+   * Hard restart, the second rung: the worker's process groups are SIGKILLed (the worker is the
+   * suspect, so it is not asked to clean up), `reap` kills the profile's stray browsers and
+   * removes its stale locks, and a new worker is started. A start in progress is abandoned the
+   * same way. Nothing is started if the instance was stopped meanwhile (a shutdown).
+   */
+  async hardRestart(reason: string, reap: () => Promise<unknown>): Promise<void> {
+    const generation = await this.abandonWorker(reap);
+    if (generation !== this.generation) return;
+    await this.setStatus(LifecycleEvent.RECONNECT_SCHEDULED, reason, { category: Category.HEALTH });
+    await this.start(reason);
+  }
+
+  /**
+   * Cleanup, the last rung: the worker is killed as in a hard restart, `wipe` deletes the saved
+   * session (the phone must link again), the health is set `corrupted` with a HIGH notice, and a
+   * fresh worker is started to show a new QR: the status reaches QR_REQUIRED through its events.
+   */
+  async cleanup(reason: string, reap: () => Promise<unknown>, wipe: () => void | Promise<void>): Promise<void> {
+    const generation = await this.abandonWorker(reap);
+    if (generation !== this.generation) return;
+    await wipe();
+    this.wid = null;
+    this.pushName = null;
+    this.attempts = 0;
+    await this.setHealth(Health.CORRUPTED, reason, 'HIGH');
+    await this.setStatus(LifecycleEvent.STOPPED, 'cleanup', {
+      category: Category.HEALTH,
+      severity: 'HIGH',
+      patch: { wid: null, pushName: null, reconnectAttempts: 0 },
+      data: { cause: reason },
+    });
+    if (generation !== this.generation) return;
+    await this.start('cleanup');
+  }
+
+  /**
+   * Kills the worker (and a start in progress) without asking it anything, and reaps until the
+   * abandoned start has given up. Returns the generation it left, so the caller can tell whether
+   * someone else (stop, another start) took over meanwhile.
+   */
+  private async abandonWorker(reap: () => Promise<unknown>): Promise<number> {
+    this.stopping = true;
+    this.clearReconnect();
+    this.clearQrIdle();
+    const pending = this.starting;
+    const worker = this.worker;
+    this.worker = null;
+    this.startedAt = null;
+    const generation = ++this.generation;
+    worker?.kill();
+    await reap();
+    await worker?.exited;
+    if (pending) {
+      // A start blocked in a page that never loads gives up once its browser is gone.
+      let settled = false;
+      void pending.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      while (!settled) {
+        await Promise.race([pending.catch(() => undefined), sleep(REAP_AGAIN_MS)]);
+        if (!settled) await reap();
+      }
+    }
+    return generation;
   }
 }

@@ -6,6 +6,8 @@ export interface RehydrateOptions {
   concurrency: number;
   /** Minimum spacing between two launches, so a boot is not one burst of Chromium starts. */
   staggerMs: number;
+  /** Aborted when the fleet stops: instances not started yet stay down. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -21,6 +23,7 @@ export async function rehydrate(handles: readonly InstanceHandle[], options: Reh
     const wait = nextLaunchAt - Date.now();
     nextLaunchAt = Math.max(Date.now(), nextLaunchAt) + options.staggerMs;
     if (wait > 0) await sleep(wait);
+    if (options.signal?.aborted) return;
     await handle.start('rehydrate');
   });
 }

@@ -1,0 +1,124 @@
+import { readMemory, sampleTree, type ProcMemory } from '../../lib/proc-memory.js';
+import type { TrendSample } from '../../lib/trend.js';
+
+/** One reading of one instance, straight from /proc. */
+export interface MemorySample {
+  at: number;
+  workerPid: number;
+  browserPid: number | null;
+  /** The worker process alone; null when it could not be read (exited between two reads). */
+  workerPssBytes: number | null;
+  workerRssBytes: number | null;
+  /** The whole Chromium tree (browser, zygotes, renderers, GPU); null without a browser. */
+  browserPssBytes: number | null;
+  browserRssBytes: number | null;
+}
+
+export interface SupervisorMemory {
+  at: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  rssBytes: number;
+  pssBytes: number | null;
+}
+
+interface Series {
+  /** `workerPid/browserPid`: a restart changes it, and the history of another process says nothing about this one. */
+  key: string;
+  latest: MemorySample;
+  /** Total PSS (worker + browser) over time, oldest first, inside the window. */
+  history: TrendSample[];
+}
+
+export interface SampleTarget {
+  id: string;
+  workerPid: number | null;
+  browserPid: number | null;
+}
+
+/** A cap on the history whatever the window, so a tiny sample interval cannot grow it without bound. */
+const MAX_SAMPLES = 5_000;
+
+/**
+ * Keeps the latest memory reading and a windowed PSS history per instance, read from /proc
+ * (smaps_rollup): no process is spawned per sample. The report and the memory loop read what
+ * is held here; nothing samples on demand.
+ */
+export class MemorySampler {
+  private readonly series = new Map<string, Series>();
+  private supervisorMemory: SupervisorMemory | null = null;
+  private readonly proc: Pick<ProcMemory, 'readMemory' | 'sampleTree'>;
+
+  constructor(
+    private readonly windowMs: number,
+    proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>,
+  ) {
+    this.proc = proc ?? { readMemory, sampleTree };
+  }
+
+  /** Samples every target with a worker; instances without one lose their series (not running, nothing to trend). */
+  sampleAll(targets: readonly SampleTarget[], now = Date.now()): void {
+    const running = new Set<string>();
+    for (const target of targets) {
+      if (target.workerPid === null) continue;
+      running.add(target.id);
+      this.sampleOne(target, now);
+    }
+    for (const id of this.series.keys()) if (!running.has(id)) this.series.delete(id);
+    const usage = process.memoryUsage();
+    this.supervisorMemory = {
+      at: now,
+      heapUsedBytes: usage.heapUsed,
+      heapTotalBytes: usage.heapTotal,
+      rssBytes: usage.rss,
+      pssBytes: this.proc.readMemory(process.pid)?.pssBytes ?? null,
+    };
+  }
+
+  /** One instance now (after a forced GC); returns the reading, or null without a worker. */
+  sampleOne(target: SampleTarget, now = Date.now()): MemorySample | null {
+    if (target.workerPid === null) return null;
+    const worker = this.proc.readMemory(target.workerPid);
+    const browser = target.browserPid === null ? null : this.proc.sampleTree(target.browserPid);
+    const browserRead = browser !== null && browser.pids.length > 0;
+    const sample: MemorySample = {
+      at: now,
+      workerPid: target.workerPid,
+      browserPid: target.browserPid,
+      workerPssBytes: worker?.pssBytes ?? null,
+      workerRssBytes: worker?.rssBytes ?? null,
+      browserPssBytes: browserRead ? browser.pssBytes : null,
+      browserRssBytes: browserRead ? browser.rssBytes : null,
+    };
+    const key = `${target.workerPid}/${target.browserPid ?? '-'}`;
+    let series = this.series.get(target.id);
+    if (!series || series.key !== key) {
+      series = { key, latest: sample, history: [] };
+      this.series.set(target.id, series);
+    }
+    series.latest = sample;
+    if (sample.workerPssBytes !== null || sample.browserPssBytes !== null) {
+      series.history.push({ t: now, v: (sample.workerPssBytes ?? 0) + (sample.browserPssBytes ?? 0) });
+    }
+    const from = now - this.windowMs;
+    while (series.history.length > 0 && (series.history[0]!.t < from || series.history.length > MAX_SAMPLES)) series.history.shift();
+    return sample;
+  }
+
+  latest(id: string): MemorySample | null {
+    return this.series.get(id)?.latest ?? null;
+  }
+
+  history(id: string): TrendSample[] {
+    return [...(this.series.get(id)?.history ?? [])];
+  }
+
+  /** A restart is on its way: the next process starts a history of its own. */
+  forget(id: string): void {
+    this.series.delete(id);
+  }
+
+  get supervisor(): SupervisorMemory | null {
+    return this.supervisorMemory;
+  }
+}
