@@ -46,7 +46,7 @@ try {
   // Every fleet event has just queued its notifications: deliver them now, not at the next poll.
   fleet.events.onAny(() => webhooks.wake());
   const checks = new Checks({ fleet, log, settings: checkSettings(config) });
-  const app = createApp({ pool, fleet, config, log, version: VERSION, startedAt: new Date(), shuttingDown: () => shutdown.inProgress, wakeWebhooks: () => webhooks.wake(), checks });
+  const app = createApp({ pool, fleet, config, log, version: VERSION, startedAt: new Date(), shuttingDown: () => shutdown.inProgress, wakeWebhooks: () => webhooks.wake(), webhookStats: () => webhooks.stats(), checks });
   const server = await listen(app, config.host, config.port);
   // The loops stop first: no recovery may start a worker the fleet's stop has just stopped.
   shutdown.add({ name: 'checks', run: () => checks.stop() });

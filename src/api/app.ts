@@ -11,6 +11,7 @@ import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { Checks } from '../checks/checks.js';
 import { checkSettings } from '../checks/settings.js';
+import type { WebhookStats } from '../webhooks/dispatcher.js';
 import { checksRouter } from './routes/checks.js';
 import { demoRouter } from './routes/demo.js';
 import { eventsRouter, StreamTokens } from './routes/events.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   wakeWebhooks?: () => void;
   /** The check loops, for the health check on demand and the memory report; default: loops not started. */
   checks?: Checks;
+  /** Webhook delivery counters for /metrics. */
+  webhookStats?: () => WebhookStats;
 }
 
 const refuseWritesDuringShutdown =
@@ -52,7 +55,9 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(helmet());
-  const metrics = new Metrics(fleet);
+  // Without the running loops (an embedding host, a test), checks run on request only.
+  const checks = deps.checks ?? new Checks({ fleet, log, settings: checkSettings(config) });
+  const metrics = new Metrics(fleet, checks, deps.webhookStats);
   app.use(metrics.track);
   app.use(healthzRouter(pool));
   // The dashboard's static files are public; everything they fetch needs the key.
@@ -66,10 +71,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: `${config.apiBodyLimitKb}kb` }));
   const openapi = openApiDocument(deps.version);
   app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
-  app.use(healthRouter({ ...deps, demo: config.waFleetFakeWeb }));
+  app.use(healthRouter({ ...deps, checks, demo: config.waFleetFakeWeb }));
   app.use(instancesRouter(fleet, config));
-  // Without the running loops (an embedding host, a test), checks run on request only.
-  app.use(checksRouter(deps.checks ?? new Checks({ fleet, log, settings: checkSettings(config) })));
+  app.use(checksRouter(checks));
   app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet));
   app.use(notFound);

@@ -1,7 +1,11 @@
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CONNECTION_STATUSES, Health } from '../domain/instance.js';
+import type { Checks } from '../checks/checks.js';
 import type { Fleet } from '../supervisor/fleet.js';
+import type { WebhookStats } from '../webhooks/dispatcher.js';
+
+const MB = 1024 * 1024;
 
 /**
  * Prometheus metrics. Instance gauges are computed at scrape time from the fleet's live view
@@ -12,8 +16,53 @@ export class Metrics {
   private readonly requests: Counter<'method' | 'route' | 'code'>;
   private readonly duration: Histogram<'method' | 'route'>;
 
-  constructor(fleet: Fleet) {
+  constructor(fleet: Fleet, checks: Checks, webhookStats?: () => WebhookStats) {
     const registry = this.registry;
+    new Gauge({
+      name: 'wafleet_instance_pss_bytes',
+      help: 'PSS of an instance, by part (worker process, browser tree), from the latest memory sample',
+      labelNames: ['instance', 'part'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const i of checks.memoryReport().instances) {
+          if (i.workerPssMb !== null) this.set({ instance: i.instanceId, part: 'worker' }, i.workerPssMb * MB);
+          if (i.browserPssMb !== null) this.set({ instance: i.instanceId, part: 'browser' }, i.browserPssMb * MB);
+        }
+      },
+    });
+    const loopGauge = (name: string, help: string, pick: (l: ReturnType<Checks['stats']>['loops'][keyof ReturnType<Checks['stats']>['loops']]) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['loop'],
+        registers: [registry],
+        collect() {
+          for (const [loop, stats] of Object.entries(checks.stats().loops)) {
+            const value = pick(stats);
+            if (value !== null) this.set({ loop }, value);
+          }
+        },
+      });
+    loopGauge('wafleet_check_last_duration_seconds', 'Duration of the last tick of each check loop', (l) => (l.lastDurationMs === null ? null : l.lastDurationMs / 1000));
+    loopGauge('wafleet_check_runs', 'Ticks run by each check loop since start', (l) => l.runs);
+    loopGauge('wafleet_check_skips', 'Ticks skipped because the previous one was still running', (l) => l.skips);
+    loopGauge('wafleet_check_errors', 'Ticks that failed', (l) => l.errors);
+    if (webhookStats) {
+      new Gauge({
+        name: 'wafleet_webhook_deliveries',
+        help: 'Webhook delivery outcomes since start',
+        labelNames: ['outcome'],
+        registers: [registry],
+        collect() {
+          const s = webhookStats();
+          this.set({ outcome: 'delivered' }, s.delivered);
+          this.set({ outcome: 'failed' }, s.failed);
+          this.set({ outcome: 'dead' }, s.dead);
+          this.set({ outcome: 'skipped_open_circuit' }, s.skippedOpenCircuit);
+        },
+      });
+    }
     collectDefaultMetrics({ register: registry, prefix: 'wafleet_process_' });
     new Gauge({
       name: 'wafleet_instances',

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { isReachable, type Pool } from '../../db/pool.js';
+import type { Checks } from '../../checks/checks.js';
 import type { Fleet } from '../../supervisor/fleet.js';
 
 export interface HealthDeps {
@@ -9,6 +10,7 @@ export interface HealthDeps {
   startedAt: Date;
   /** Demo mode (fake WhatsApp Web): the dashboard shows its banner and simulate buttons. */
   demo: boolean;
+  checks: Checks;
 }
 
 function countBy<T extends string>(values: T[]): Record<string, number> {
@@ -17,8 +19,8 @@ function countBy<T extends string>(values: T[]): Record<string, number> {
   return counts;
 }
 
-/** The operator's overview: database, instances by status and by health, uptime, version. */
-export function healthRouter({ pool, fleet, version, startedAt, demo }: HealthDeps): Router {
+/** The operator's overview: database, instances by status and by health, the check loops, uptime, version. */
+export function healthRouter({ pool, fleet, version, startedAt, demo, checks }: HealthDeps): Router {
   const router = Router();
   router.get('/api/health', async (_req, res) => {
     const database = await isReachable(pool);
@@ -34,6 +36,13 @@ export function healthRouter({ pool, fleet, version, startedAt, demo }: HealthDe
         byStatus: countBy(handles.map((h) => h.live.status)),
         byHealth: countBy(handles.map((h) => h.health)),
       },
+      loops: Object.fromEntries(
+        Object.entries(checks.stats().loops).map(([name, l]) => [
+          name,
+          { running: l.running, runs: l.runs, skips: l.skips, errors: l.errors, lastRunAt: l.lastRunAt, lastDurationMs: l.lastDurationMs },
+        ]),
+      ),
+      startsRefused: fleet.startsRefused,
     });
   });
   return router;

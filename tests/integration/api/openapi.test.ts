@@ -54,3 +54,18 @@ describe('the OpenAPI document', () => {
     expect(r.status).toBeLessThan(500);
   });
 });
+
+describe('GET /api/health and /metrics', () => {
+  it('report the check loops, and metrics name instances, loops and memory', async () => {
+    const health = await api.call('GET', '/api/health');
+    expect(Object.keys(health.json.loops).sort()).toEqual(['deep', 'health', 'memory', 'memorySample', 'recovery']);
+    expect(health.json.loops.health).toMatchObject({ runs: expect.any(Number), skips: expect.any(Number), errors: expect.any(Number) });
+    await api.call('POST', '/api/health/check');
+    const metrics = await fetch(`${api.base}/metrics`, { headers: { 'x-api-key': api.key } });
+    const text = await metrics.text();
+    expect(text).toMatch(/wafleet_instances\{status="QR_REQUIRED"\} \d/);
+    expect(text).toContain('wafleet_instances_health{health="healthy"}');
+    expect(text).toMatch(/wafleet_check_runs\{loop="health"\} [1-9]/);
+    expect(text).toMatch(/wafleet_api_requests_total\{method="GET",route="\/api\/health",code="200"\} [1-9]\d*/);
+  });
+});
