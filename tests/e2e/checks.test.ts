@@ -155,7 +155,9 @@ describe('check loops on the fake WhatsApp Web', { timeout: 240_000 }, () => {
     const id = 'held';
     await createLinked(f, id);
     const qrs = qrsOf(f, id);
-    startChecks(f);
+    // Long enough that the restarted page has certainly booted (and taken the queued hold) before
+    // the verdict: a verdict during a slow launch made the recovery's own boot the held one.
+    startChecks(f, (s) => ({ ...s, rules: { ...s.rules, stuckAfterMs: 15_000 } }));
     await waitForHealth(f, id, 'healthy');
     await f.simulate(id, 'nextBoots', [[{ hold: 'OPENING' }]]);
 
