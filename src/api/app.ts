@@ -72,7 +72,7 @@ export function createApp(deps: AppDeps): Express {
   const openapi = openApiDocument(deps.version);
   app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
   app.use(healthRouter({ ...deps, checks, demo: config.waFleetFakeWeb }));
-  app.use(instancesRouter(fleet, config));
+  app.use(instancesRouter(fleet, config, (id) => checks.memoryReport().instances.find((i) => i.instanceId === id) ?? null));
   app.use(checksRouter(checks));
   app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet));

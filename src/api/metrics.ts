@@ -48,6 +48,15 @@ export class Metrics {
     loopGauge('wafleet_check_runs', 'Ticks run by each check loop since start', (l) => l.runs);
     loopGauge('wafleet_check_skips', 'Ticks skipped because the previous one was still running', (l) => l.skips);
     loopGauge('wafleet_check_errors', 'Ticks that failed', (l) => l.errors);
+    new Gauge({
+      name: 'wafleet_recoveries',
+      help: 'Recovery ladder steps taken since start, by step and outcome',
+      labelNames: ['step', 'outcome'],
+      registers: [registry],
+      collect() {
+        for (const { step, outcome, count } of checks.recoveryCounts()) this.set({ step, outcome }, count);
+      },
+    });
     if (webhookStats) {
       new Gauge({
         name: 'wafleet_webhook_deliveries',

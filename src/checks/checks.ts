@@ -161,6 +161,14 @@ export class Checks {
     return { loops, recovering: [...this.inProgress.keys()], startsRefused: this.options.fleet.startsRefused };
   }
 
+  /** Recovery steps taken since start, by step and outcome. */
+  recoveryCounts(): Array<{ step: string; outcome: string; count: number }> {
+    return [...this.recoverer.counts].map(([key, count]) => {
+      const [step = '', outcome = ''] = key.split(':');
+      return { step, outcome, count };
+    });
+  }
+
   /** The latest verdict of every instance, from what the loops hold. */
   verdicts(): InstanceVerdict[] {
     return this.options.fleet.list().map((handle) => {

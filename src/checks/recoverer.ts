@@ -54,6 +54,9 @@ async function settlesBefore(action: Promise<void>, deadline: number): Promise<b
  * a failed rung is followed at once by the next one, up to the cleanup.
  */
 export class Recoverer {
+  /** Steps taken since start, by `step:outcome` (for /metrics). */
+  readonly counts = new Map<string, number>();
+
   constructor(private readonly deps: RecovererDeps) {}
 
   async ensureHealthy(id: string, verdict: Verdict, signal: AbortSignal): Promise<StepRecord[]> {
@@ -121,6 +124,7 @@ export class Recoverer {
       watch.close();
     }
     const record: StepRecord = { step, requested, outcome, durationMs: Date.now() - started, error };
+    this.counts.set(`${step}:${outcome}`, (this.counts.get(`${step}:${outcome}`) ?? 0) + 1);
     const level = outcome === 'succeeded' ? 'info' : 'warn';
     log[level](`recovery ${step} ${outcome} in ${record.durationMs} ms`, { instanceId: id, health: verdict.health, reason: verdict.reason, ...(error ? { error } : {}) });
     await fleet.repo

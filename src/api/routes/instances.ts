@@ -37,7 +37,10 @@ async function currentQr(handle: InstanceHandle): Promise<{ value: string; at: D
   return handle.live.qr;
 }
 
-export function instancesRouter(fleet: Fleet, config: Config): Router {
+/** The latest memory sample of an instance, as the memory report holds it (null before the first). */
+export type MemoryOf = (id: string) => unknown;
+
+export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf): Router {
   const router = Router();
   const view = async (id: string) => instanceView(await fleet.repo.require(id), fleet.handle(id));
 
@@ -57,7 +60,7 @@ export function instancesRouter(fleet: Fleet, config: Config): Router {
     const id = idOf(req);
     const instance = await view(id);
     const events = await listEvents(fleet.repo.pool, id, 20);
-    res.json({ instance, events: events.map(eventView) });
+    res.json({ instance, memory: memoryOf(id), events: events.map(eventView) });
   });
 
   router.post('/api/instance/:id/enable', async (req, res) => {

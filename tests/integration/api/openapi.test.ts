@@ -66,6 +66,11 @@ describe('GET /api/health and /metrics', () => {
     expect(text).toMatch(/wafleet_instances\{status="QR_REQUIRED"\} \d/);
     expect(text).toContain('wafleet_instances_health{health="healthy"}');
     expect(text).toMatch(/wafleet_check_runs\{loop="health"\} [1-9]/);
+    expect(text).toContain('# TYPE wafleet_recoveries gauge');
+    expect(text).toContain('# TYPE wafleet_instance_pss_bytes gauge');
+    await api.call('POST', '/api/instances', { id: 'doc-mem' });
+    const details = await api.call('GET', '/api/instance/doc-mem/details');
+    expect(details.json).toHaveProperty('memory');
     expect(text).toMatch(/wafleet_api_requests_total\{method="GET",route="\/api\/health",code="200"\} [1-9]\d*/);
   });
 });
