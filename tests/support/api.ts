@@ -4,7 +4,10 @@ import { createApp } from '../../src/api/app.js';
 import { closeServer, listen } from '../../src/api/server.js';
 import type { Config } from '../../src/config/index.js';
 import type { Pool } from '../../src/db/pool.js';
-import type { Fleet } from '../../src/supervisor/fleet.js';
+import { Fleet as FleetClass, type Fleet } from '../../src/supervisor/fleet.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { standInLauncher, testConfig } from './fleet.js';
+import { tempSessionRoot } from './workers.js';
 import { silentLogger } from './logger.js';
 
 export interface TestApi {
@@ -40,5 +43,37 @@ export async function startTestApi(fleet: Fleet, pool: Pool, config: Config, shu
       return { status: res.status, json, res };
     },
     close: () => closeServer(server),
+  };
+}
+
+export interface StandInApi {
+  db: TestDatabase;
+  fleet: Fleet;
+  api: TestApi;
+  /** Closes the API, stops the fleet, drops the database. */
+  close: () => Promise<void>;
+}
+
+/**
+ * The API over a fleet of stand-in workers (no browser) on a database of its own: the setup of
+ * most API integration tests. `sessionRoot` and setting overrides as the test needs.
+ */
+export async function startStandInApi(
+  options: { overrides?: Record<string, string>; sessionRoot?: string; shuttingDown?: () => boolean } = {},
+): Promise<StandInApi> {
+  const db = await createTestDatabase({ migrated: true });
+  const config = testConfig(db.url, options.sessionRoot ?? tempSessionRoot(), options.overrides);
+  const fleet = new FleetClass({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
+  await fleet.start();
+  const api = await startTestApi(fleet, db.pool, config, options.shuttingDown);
+  return {
+    db,
+    fleet,
+    api,
+    close: async () => {
+      await api.close();
+      await fleet.stop();
+      await db.drop();
+    },
   };
 }

@@ -1,27 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet } from '../../../src/supervisor/fleet.js';
-import { startTestApi, type TestApi } from '../../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { standInLauncher, testConfig } from '../../support/fleet.js';
-import { silentLogger } from '../../support/logger.js';
-import { tempSessionRoot } from '../../support/workers.js';
+import { startStandInApi, type StandInApi } from '../../support/api.js';
 
-let db: TestDatabase;
-let fleet: Fleet;
-let api: TestApi;
+let setup: StandInApi;
+let fleet: StandInApi['fleet'];
+let api: StandInApi['api'];
 
 beforeAll(async () => {
-  db = await createTestDatabase({ migrated: true });
-  const config = testConfig(db.url, tempSessionRoot());
-  fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
-  await fleet.start();
-  api = await startTestApi(fleet, db.pool, config);
+  setup = await startStandInApi();
+  ({ fleet, api } = setup);
 });
-afterAll(async () => {
-  await api?.close();
-  await fleet?.stop();
-  await db?.drop();
-});
+afterAll(() => setup?.close());
 
 /** Reads the stream until `until` is seen (or the time is up), then closes it. */
 async function readStream(url: string, headers: Record<string, string>, until: RegExp, act: () => Promise<unknown>): Promise<string> {

@@ -1,11 +1,7 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet } from '../../../src/supervisor/fleet.js';
-import { startTestApi, type TestApi } from '../../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { standInLauncher, testConfig } from '../../support/fleet.js';
-import { silentLogger } from '../../support/logger.js';
+import { startStandInApi, type StandInApi } from '../../support/api.js';
 import { tempSessionRoot } from '../../support/workers.js';
 
 const REQUESTS = 1_200;
@@ -55,9 +51,8 @@ const TEMPLATES: Array<[string, (id: string) => string]> = [
 ];
 const CONTENT_TYPES = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x'];
 
-let db: TestDatabase;
-let fleet: Fleet;
-let api: TestApi;
+let setup: StandInApi;
+let api: StandInApi['api'];
 let sessionRoot: string;
 const sentinel = () => join(dirname(sessionRoot), 'sentinel.txt');
 
@@ -66,20 +61,13 @@ function listing(dir: string): string[] {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase({ migrated: true });
   sessionRoot = join(tempSessionRoot(), 'sessions');
-  const config = testConfig(db.url, sessionRoot, { API_AUTH_FAILURES_PER_MINUTE: '100000', API_BODY_LIMIT_KB: '64' });
-  fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
-  await fleet.start();
-  await fleet.create('fuzz-ok');
-  api = await startTestApi(fleet, db.pool, config);
+  setup = await startStandInApi({ sessionRoot, overrides: { API_AUTH_FAILURES_PER_MINUTE: '100000', API_BODY_LIMIT_KB: '64' } });
+  api = setup.api;
+  await setup.fleet.create('fuzz-ok');
   writeFileSync(sentinel(), 'must survive');
 });
-afterAll(async () => {
-  await api?.close();
-  await fleet?.stop();
-  await db?.drop();
-});
+afterAll(() => setup?.close());
 
 describe('hostile and malformed requests', { timeout: 240_000 }, () => {
   it(`never get a 5xx, touch no file outside the session storage, and leave the API answering (${REQUESTS} requests)`, async () => {

@@ -1,30 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet } from '../../../src/supervisor/fleet.js';
-import { startTestApi, type TestApi } from '../../support/api.js';
-import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
-import { silentLogger } from '../../support/logger.js';
+import { startStandInApi, type StandInApi } from '../../support/api.js';
+import { waitForStatus } from '../../support/fleet.js';
 import { documentedRoutes } from '../../support/openapi-routes.js';
-import { tempSessionRoot } from '../../support/workers.js';
 
-let db: TestDatabase;
-let fleet: Fleet;
-let api: TestApi;
+let setup: StandInApi;
+let api: StandInApi['api'];
 
 beforeAll(async () => {
-  db = await createTestDatabase({ migrated: true });
-  const config = testConfig(db.url, tempSessionRoot());
-  fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
-  await fleet.start();
-  await fleet.create('doc-1');
-  await waitForStatus(fleet, 'doc-1', 'QR_REQUIRED');
-  api = await startTestApi(fleet, db.pool, config);
+  setup = await startStandInApi();
+  api = setup.api;
+  await setup.fleet.create('doc-1');
+  await waitForStatus(setup.fleet, 'doc-1', 'QR_REQUIRED');
 });
-afterAll(async () => {
-  await api?.close();
-  await fleet?.stop();
-  await db?.drop();
-});
+afterAll(() => setup?.close());
 
 const BODIES: Record<string, unknown> = {
   'POST /api/instances': { id: 'doc-2' },
