@@ -64,7 +64,7 @@ export const SETTINGS = {
   RECONNECT_MAX_DELAY_MS: spec({ default: '300000', doc: 'Upper bound of the reconnect delay before jitter', schema: millis() }),
   RECONNECT_JITTER_MS: spec({ default: '1000', doc: 'Random extra delay so instances do not reconnect in lockstep', schema: millis() }),
   RECONNECT_MAX_ATTEMPTS: spec({ default: '20', doc: 'Reconnects tried before reconnect.failed and a human is needed', schema: integer(1, 1000) }),
-  REHYDRATE_CONCURRENCY: spec({ default: '2', doc: 'Instances started at once when the supervisor boots', schema: integer(1, 1000) }),
+  REHYDRATE_CONCURRENCY: spec({ default: '4', doc: 'Instances started at once when the supervisor boots', schema: integer(1, 1000) }),
   REHYDRATE_STAGGER_MS: spec({ default: '2000', doc: 'Pause between two boot starts', schema: millis() }),
   QR_IDLE_TIMEOUT_MS: spec({ default: '600000', doc: 'A worker waiting for a QR scan this long is stopped to free memory', schema: millis(1000) }),
 
