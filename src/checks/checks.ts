@@ -94,9 +94,16 @@ export class Checks {
       memorySample: this.loop('memorySample', settings.memorySampleIntervalMs, async () => this.sampleMemory()),
     };
     this.unsubscribe = [
-      // Back to CONNECTED, by any path: earlier failed recoveries are history.
+      // Back to CONNECTED, by any path: earlier failed recoveries are history, and the instance is
+      // judged at once, so the verdict that sent it up the ladder (zombie, stuck…) is not left on
+      // show, in the API, the metrics and the webhooks, until the next health tick.
       fleet.events.on('connection.update', (e) => {
-        if (e.status === ConnectionStatus.CONNECTED) this.observations.recovered(e.instanceId);
+        if (e.status !== ConnectionStatus.CONNECTED) return;
+        this.observations.recovered(e.instanceId);
+        const handle = fleet.list().find((h) => h.id === e.instanceId);
+        if (handle && !this.abort.signal.aborted) {
+          void judge.judge(handle, this.flags).catch((err: unknown) => this.log.warn(`could not judge ${e.instanceId}: ${coerceError(err).message}`, { instanceId: e.instanceId }));
+        }
       }),
       fleet.events.on('remove.instance', (e) => {
         this.observations.forget(e.instanceId);

@@ -96,8 +96,9 @@ function currentSocketState(input: VerdictInput): string | null {
   return fresh.reduce((newest, o) => (o.at > newest.at ? o : newest)).state;
 }
 
-function errorsInWindow(input: VerdictInput, windowMs: number): number {
-  const from = input.now - windowMs;
+/** Errors in the window, not counting any before `since` (ms epoch). */
+function errorsInWindow(input: VerdictInput, windowMs: number, since: number): number {
+  const from = Math.max(input.now - windowMs, since);
   return input.errorTimes.filter((t) => t >= from && t <= input.now).length;
 }
 
@@ -112,11 +113,14 @@ function connectedVerdict(input: VerdictInput, rules: VerdictRules): Verdict {
     return { health: Health.DEGRADED, reason: 'store_missing' };
   }
   if (failures > 0) return { health: Health.DEGRADED, reason: `ping_failed_${failures}x` };
-  return errorBudgetVerdict(input, rules) ?? { health: Health.HEALTHY, reason: 'connected' };
+  // Only this connection's errors: the crashes that led to it (or the storm a recovery restart
+  // answered) were remedied by the restart; counting them again restarts it again, every check,
+  // until they age out of the window.
+  return errorBudgetVerdict(input, rules, input.statusSince) ?? { health: Health.HEALTHY, reason: 'connected' };
 }
 
-function errorBudgetVerdict(input: VerdictInput, rules: VerdictRules): Verdict | null {
-  const errors = errorsInWindow(input, rules.errorBudget.windowMs);
+function errorBudgetVerdict(input: VerdictInput, rules: VerdictRules, since = -Infinity): Verdict | null {
+  const errors = errorsInWindow(input, rules.errorBudget.windowMs, since);
   if (errors <= rules.errorBudget.count) return null;
   return { health: Health.DEGRADED, reason: `errors_${errors}_in_${seconds(rules.errorBudget.windowMs)}s` };
 }
@@ -140,7 +144,8 @@ function errorBudgetVerdict(input: VerdictInput, rules: VerdictRules): Verdict |
  * 10. the page's socket state is not CONNECTED            → degraded `socket_<STATE>`
  *     a deep check says the Store is missing              → degraded `store_missing`
  *     1..zombiePingFailures-1 ping failures               → degraded `ping_failed_<n>x`
- * 11. more than errorBudget.count errors in the window   → degraded `errors_<n>_in_<s>s`
+ * 11. more than errorBudget.count errors in the window,
+ *     since the instance became CONNECTED                → degraded `errors_<n>_in_<s>s`
  * 12. otherwise                                           → healthy `connected`
  *  INITIALIZING / LOADING within the timeout: the error budget (11), else disconnected `starting_<STATUS>_<s>s`.
  *

@@ -6,7 +6,7 @@ import { sleep } from '../../../lib/timeout.js';
  * environment entry naming this run. Whatever goes wrong, killing the processes that carry it
  * leaves nothing behind, even a browser whose Node parent died before reporting its pid.
  */
-const MARKER_VAR = 'WA_FLEET_BENCH_RUN';
+export const MARKER_VAR = 'WA_FLEET_BENCH_RUN';
 
 /** Puts the run's marker into this process's environment, for every child to inherit; returns `NAME=value`. */
 export function markChildrenOfThisRun(): string {

@@ -116,6 +116,23 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
     expect(f.handle('gone').live.blockedBy).toBe('LOGOUT');
   });
 
+  it('judges an instance the moment it is back to CONNECTED, so the verdict that sent it up the ladder does not outlive the recovery', async () => {
+    // Found by the chaos run: a recovered instance showed `zombie` until the next health tick.
+    const f = await startFleet(standInLauncher);
+    await f.create('back');
+    await waitForStatus(f, 'back', 'QR_REQUIRED', 15_000);
+    createChecks(f);
+    await f.handle('back').setHealth('zombie', 'ping_failed_3x');
+    await f.simulate('back', 'scan');
+    await waitForStatus(f, 'back', 'CONNECTED', 15_000);
+    // No loop has ticked (all at one minute, never started): only the CONNECTED event judged it.
+    const deadline = Date.now() + 5_000;
+    while (f.handle('back').health !== 'healthy' && Date.now() < deadline) await sleep(20);
+    expect(f.handle('back').health).toBe('healthy');
+    const events = await listEvents(db.pool, 'back', 10);
+    expect(events.find((e) => e.type === 'health.changed')?.data).toMatchObject({ from: 'zombie', to: 'healthy' });
+  });
+
   it('corrects a row whose status disagrees with the live one and records the discrepancy', async () => {
     const f = await startFleet(standInLauncher);
     await f.create('drift', { enabled: false });

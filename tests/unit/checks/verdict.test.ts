@@ -122,6 +122,11 @@ const CASES: Case[] = [
   { name: 'an error exactly windowMs old still counts', input: { errorTimes: [...errors(5), NOW - 5 * MIN] }, health: Health.DEGRADED, reason: 'errors_6_in_300s' },
   { name: 'an error one ms older than the window does not count', input: { errorTimes: [...errors(5), NOW - 5 * MIN - 1] }, health: Health.HEALTHY, reason: 'connected' },
   { name: 'old errors do not count', input: { errorTimes: Array.from({ length: 20 }, (_, i) => NOW - 10 * MIN - i * S) }, health: Health.HEALTHY, reason: 'connected' },
+  // Found by the chaos run: the errors of the crashes before this connection kept it degraded, and
+  // every check restarted it again until they aged out of the window.
+  { name: 'errors from before the current connection do not count', input: { ...held(CONNECTED, 10 * S), errorTimes: [...errors(3), NOW - 20 * S, NOW - 30 * S, NOW - 40 * S, NOW - 50 * S] }, health: Health.HEALTHY, reason: 'connected' },
+  { name: 'errors of the current connection alone can exceed the budget', input: { ...held(CONNECTED, 10 * S), errorTimes: [NOW, NOW - S, NOW - 2 * S, NOW - 3 * S, NOW - 4 * S, NOW - 5 * S] }, health: Health.DEGRADED, reason: 'errors_6_in_300s' },
+  { name: 'an error at the very moment of connecting counts', input: { ...held(CONNECTED, 10 * S), errorTimes: [...errors(5), NOW - 10 * S] }, health: Health.DEGRADED, reason: 'errors_6_in_300s' },
   { name: 'a failed ping is named before the error budget', input: { consecutivePingFailures: 1, errorTimes: errors(7) }, health: Health.DEGRADED, reason: 'ping_failed_1x' },
   { name: 'LOADING within the timeout but over the error budget', input: { ...held(LOADING, 10 * S), errorTimes: errors(6) }, health: Health.DEGRADED, reason: 'errors_6_in_300s' },
 ];

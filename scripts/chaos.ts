@@ -1,0 +1,317 @@
+/**
+ * The proof of "zero manual intervention": the supervisor is started as a user starts it (built,
+ * demo mode, its own MariaDB from ensure-mysql.sh), N instances are linked through the demo scan,
+ * then F faults chosen by a seeded generator (every kind within each 13) hit it one at a time, with random gaps. After each
+ * fault the run waits (bounded) for the fleet to settle and checks the invariants; at the end it
+ * prints a table per fault kind, writes a JSON report, and exits non-zero on any violation.
+ *
+ * Run: npm run chaos -- --instances 5 --faults 100 --seed 1
+ *
+ * Options: --instances N, --faults F, --seed S, --kinds a,b (only these fault kinds),
+ * --gap-s MIN,MAX (pause between faults), --bound-s B (time the fleet has to settle after a
+ * fault ends), --worker-stop-s, --mysql-down-s MIN,MAX, --hostile N (requests per burst),
+ * --webhook-outage-s, --out DIR (report.json and the supervisor's log; default data/chaos/<seed>-<time>).
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readMemory } from '../lib/proc-memory.js';
+import { between, seededRandom } from '../lib/seeded-random.js';
+import { sleep } from '../lib/timeout.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { startReceiver } from '../tests/support/webhook-receiver.js';
+import { CHROME_PATH } from './bench/support/fleet-run.js';
+import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress } from './bench/support/machine.js';
+import { FAULT_KINDS, faultSequence, inject, webhookOutageActive, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
+import { pendingWebhooks, qrAskedSince, rowAndEventViolations, webhookViolations } from './chaos/invariants.js';
+import { fleetProcesses, processViolations } from './chaos/processes.js';
+import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
+import { Timeline } from './chaos/timeline.js';
+import type { InstanceSummary } from './support/api-client.js';
+import { DemoRun } from './support/demo-run.js';
+import { soakVerdict } from './soak/verdict.js';
+import { SUPERVISOR_ENTRY } from './support/supervisor-process.js';
+
+interface Options {
+  instances: number;
+  faults: number;
+  seed: number;
+  kinds: FaultKind[];
+  gapMs: [number, number];
+  boundMs: number;
+  workerStopMs: number;
+  mysqlDownMs: [number, number];
+  hostile: number;
+  webhookOutageMs: number;
+  out: string;
+}
+
+class UsageError extends Error {}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      instances: { type: 'string', default: '5' },
+      faults: { type: 'string', default: '100' },
+      seed: { type: 'string', default: '1' },
+      kinds: { type: 'string', default: FAULT_KINDS.join(',') },
+      'gap-s': { type: 'string', default: '2,8' },
+      'bound-s': { type: 'string', default: '120' },
+      'worker-stop-s': { type: 'string', default: '20' },
+      'mysql-down-s': { type: 'string', default: '10,40' },
+      hostile: { type: 'string', default: '200' },
+      'webhook-outage-s': { type: 'string', default: '60' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const whole = (name: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min}, got ${text}`);
+    return n;
+  };
+  const range = (name: string, text: string, min: number): [number, number] => {
+    const parts = text.split(',').map((t) => whole(name, t.trim(), min));
+    if (parts.length !== 2 || parts[0]! > parts[1]!) throw new UsageError(`--${name} must be MIN,MAX with MIN <= MAX, got ${text}`);
+    return [parts[0]!, parts[1]!];
+  };
+  const kinds = values.kinds.split(',').map((k) => k.trim());
+  const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k as FaultKind));
+  if (unknown.length > 0 || kinds.length === 0) throw new UsageError(`--kinds: unknown ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
+  const seed = whole('seed', values.seed, 0);
+  const s = (ms: number) => ms * 1000;
+  const [gapMin, gapMax] = range('gap-s', values['gap-s'], 0);
+  const [downMin, downMax] = range('mysql-down-s', values['mysql-down-s'], 1);
+  return {
+    instances: whole('instances', values.instances, 1),
+    faults: whole('faults', values.faults, 0),
+    seed,
+    kinds: kinds as FaultKind[],
+    gapMs: [s(gapMin), s(gapMax)],
+    boundMs: s(whole('bound-s', values['bound-s'], 10)),
+    workerStopMs: s(whole('worker-stop-s', values['worker-stop-s'], 1)),
+    mysqlDownMs: [s(downMin), s(downMax)],
+    hostile: whole('hostile', values.hostile, 1),
+    webhookOutageMs: s(whole('webhook-outage-s', values['webhook-outage-s'], 1)),
+    out: resolve(values.out ?? join('data', 'chaos', `seed${seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
+  };
+}
+
+/** Short loops, so zombies and leaks are caught within a fault's settle bound; the rest are product defaults. */
+const SHUTDOWN_TIMEOUT_MS = 25_000;
+const chaosSettings = (webhookUrl: string): Record<string, string> => ({
+  HEALTH_CHECK_INTERVAL_MS: '5000',
+  HEALTH_CHECK_START_DELAY_MS: '5000',
+  HEALTH_CHECK_TIMEOUT_MS: '3000',
+  DEEP_CHECK_INTERVAL_MS: '20000',
+  RECOVERY_INTERVAL_MS: '10000',
+  MEMORY_CHECK_INTERVAL_MS: '10000',
+  MEMORY_SAMPLE_INTERVAL_MS: '5000',
+  INSTANCE_MEMORY_CAP_MB: '400',
+  SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+  NOTIFICATION_WEBHOOK_URL: webhookUrl,
+  // Retries that outlast a one-minute receiver outage: 1, 2, 4 … 2048 s.
+  WEBHOOK_BASE_DELAY_MS: '1000',
+  WEBHOOK_MAX_ATTEMPTS: '12',
+  WEBHOOK_TIMEOUT_MS: '5000',
+});
+
+/** Re-runs a check until it finds nothing or `withinMs` is over; returns its last findings. */
+async function eventually(check: () => Promise<string[]> | string[], withinMs: number): Promise<string[]> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const found = await Promise.resolve()
+      .then(check)
+      .catch((err: unknown) => [`check failed: ${describeError(err)}`]);
+    if (found.length === 0 || Date.now() > deadline) return found;
+    await sleep(1_000);
+  }
+}
+
+async function main(): Promise<number> {
+  const opts = options();
+  if (!existsSync(SUPERVISOR_ENTRY)) throw new UsageError(`${SUPERVISOR_ENTRY} is missing: run npm run build first`);
+  const random = seededRandom(opts.seed);
+  const ids = Array.from({ length: opts.instances }, (_, i) => `chaos-${i + 1}`);
+  progress(machineFacts(CHROME_PATH, chromiumProcessCount()));
+  progress(`chaos: ${opts.instances} instances, ${opts.faults} faults, seed ${opts.seed}; settle bound ${opts.boundMs / 1000} s; report in ${opts.out}`);
+  const load = new LoadWatch();
+  const receiver = await startReceiver(() => 200);
+  let run: DemoRun | undefined;
+  let pool: Pool | undefined;
+  let timeline: Timeline | undefined;
+  const records: FaultRecord[] = [];
+  const finalViolations: string[] = [];
+  let stopRequested = false;
+  const onSignal = () => {
+    stopRequested = true;
+    progress('stopping after this fault (signal received)');
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  const supervisorMemory: Array<{ t: number; v: number; life: number }> = [];
+  try {
+    progress('starting MariaDB and the supervisor');
+    run = await DemoRun.start({ name: 'chaos', outDir: opts.out, settings: chaosSettings(receiver.url), chromePath: CHROME_PATH });
+    pool = createPool({ url: run.mysqlUrl, size: 2 });
+    progress(`linking ${ids.length} instances through the demo scan`);
+    await run.link(ids);
+    timeline = new Timeline(run.api);
+    timeline.start();
+    const ctx: ChaosContext = {
+      run,
+      receiver,
+      random,
+      progress,
+      options: { workerStopMs: opts.workerStopMs, mysqlDownMs: opts.mysqlDownMs, hostileRequests: opts.hostile, webhookOutageMs: opts.webhookOutageMs, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS },
+    };
+    let lastEventId = (await qrAskedSince(pool, 0)).lastEventId;
+    const sampleSupervisor = () => {
+      const usage = run!.supervisor.pid ? readMemory(run!.supervisor.pid) : null;
+      if (usage) supervisorMemory.push({ t: Date.now(), v: usage.pssBytes, life: run!.supervisor.starts });
+    };
+    sampleSupervisor();
+
+    const sequence = faultSequence(random, opts.kinds, opts.faults);
+    for (let index = 1; index <= opts.faults && !stopRequested; index++) {
+      await sleep(between(random, opts.gapMs[0], opts.gapMs[1]));
+      const kind = sequence[index - 1]!;
+      const before = new Map((await run.api.instances()).map((i) => [i.id, i]));
+      let injection: Injection;
+      try {
+        injection = await inject(ctx, kind);
+      } catch (err) {
+        records.push({ index, kind, target: null, at: new Date().toISOString(), detectionMs: null, connectedMs: null, settled: false, violations: [`could not inject: ${describeError(err)}`], notes: [] });
+        progress(`[${index}/${opts.faults}] ${kind}: could not inject: ${describeError(err)}`);
+        continue;
+      }
+      const injectedUntil = Date.now();
+      const settled = await settle(run, ids, injection, opts.boundMs);
+      const violations = [...injection.violations];
+      if (!settled.ok) violations.push(`not settled within ${opts.boundMs / 1000} s: ${settled.detail}`);
+      if (kind === 'mysql_stop') {
+        const restarted = ids.filter((id) => timeline!.disturbed(id, injection.at, injectedUntil, before.get(id)?.worker?.pid ?? null));
+        if (restarted.length > 0) violations.push(`sessions disturbed during the database outage: ${restarted.join(', ')}`);
+      }
+      violations.push(...(await checkInvariants(run, pool, ids)));
+      const qr = await qrAskedSince(pool, lastEventId).catch(() => null);
+      if (qr) {
+        lastEventId = qr.lastEventId;
+        const unexpected = [...qr.asked].filter((id) => !(injection.settle === 'relink' && id === injection.target));
+        if (unexpected.length > 0) violations.push(`asked for a new QR without being unpaired: ${unexpected.join(', ')}`);
+      } else violations.push('could not read the events for the QR check');
+      sampleSupervisor();
+      const record = measure(index, injection, timeline, settled.at, violations);
+      records.push(record);
+      const status = violations.length === 0 ? 'ok' : `${violations.length} VIOLATION(S): ${violations.join('; ')}`;
+      const times = `detection ${record.detectionMs ?? '–'} ms, CONNECTED ${record.connectedMs ?? '–'} ms`;
+      progress(`[${index}/${opts.faults}] ${kind}${injection.target ? ` on ${injection.target}` : ''}: ${times}; ${injection.notes.join(', ')}${injection.notes.length ? '; ' : ''}${status}`);
+    }
+
+    progress('final checks: waiting for the webhook receiver to recover and the queue to drain');
+    while (webhookOutageActive()) await sleep(1_000);
+    const drainDeadline = Date.now() + 300_000;
+    while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
+    finalViolations.push(...(await checkInvariants(run, pool, ids)));
+    finalViolations.push(...(await webhookViolations(pool, receiver, run.webhookSecret)));
+    finalViolations.push(...supervisorGrowth(supervisorMemory));
+  } finally {
+    await timeline?.stop();
+    await pool?.end().catch(() => undefined);
+    if (run) {
+      progress('stopping the supervisor and MariaDB');
+      finalViolations.push(...(await run.close()));
+    }
+    await receiver.close();
+  }
+
+  const summaries = summarize(records, FAULT_KINDS);
+  const faultViolations = records.reduce((n, r) => n + r.violations.length, 0);
+  const loadSummary = load.summary();
+  const report = {
+    machine: machineFacts(CHROME_PATH, 0),
+    load: loadSummary,
+    options: { ...opts, settleBoundNote: 'every enabled, linked instance CONNECTED within bound after the fault ends' },
+    summaries,
+    faults: records,
+    finalViolations,
+    supervisorPssSamples: supervisorMemory,
+    webhooks: { received: receiver.received.length, accepted: receiver.accepted().length },
+    slowestApiAnswerMs: timeline?.slowestAnswerMs ?? null,
+    violations: faultViolations + finalViolations.length,
+  };
+  writeFileSync(join(opts.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\n${kindTable(summaries, finalViolations.length)}\n\n`);
+  for (const v of finalViolations) process.stdout.write(`end-of-run violation: ${v}\n`);
+  process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);
+  process.stdout.write(`${records.length} faults, ${report.violations} invariant violations; ${loadSummary}; report: ${join(opts.out, 'report.json')}\n`);
+  return report.violations === 0 && records.length === opts.faults ? 0 : 1;
+}
+
+interface Settled {
+  ok: boolean;
+  at: number | null;
+  detail: string;
+}
+
+/** Waits for the fleet to be whole again after `injection`; scans the QR of an unpaired target, as its owner would. */
+async function settle(run: DemoRun, ids: readonly string[], injection: Injection, boundMs: number): Promise<Settled> {
+  const deadline = Date.now() + boundMs;
+  let scanned = false;
+  let last: InstanceSummary[] = [];
+  for (;;) {
+    last = (await run.api.instances().catch(() => null)) ?? last;
+    const byId = new Map(last.map((i) => [i.id, i]));
+    const target = injection.target ? byId.get(injection.target) : undefined;
+    if (injection.settle === 'relink' && target?.connectionStatus === 'QR_REQUIRED' && !scanned) {
+      scanned = await run.api.demo(target.id, 'scan').then(() => true, () => false);
+    }
+    const targetOk =
+      !target ||
+      (target.connectionStatus === 'CONNECTED' &&
+        (injection.settle === 'new_worker' ? target.worker?.pid !== injection.pidBefore : injection.settle === 'healthy' ? target.health === 'healthy' : injection.settle === 'relink' ? scanned : true));
+    const allOk = ids.every((id) => byId.get(id)?.connectionStatus === 'CONNECTED' && byId.get(id)?.worker);
+    if (targetOk && allOk) return { ok: true, at: Date.now(), detail: '' };
+    if (Date.now() > deadline) {
+      return { ok: false, at: null, detail: ids.map((id) => `${id}=${byId.get(id)?.connectionStatus ?? '?'}/${byId.get(id)?.health ?? '?'}`).join(' ') };
+    }
+    await sleep(250);
+  }
+}
+
+async function checkInvariants(run: DemoRun, pool: Pool, ids: readonly string[]): Promise<string[]> {
+  const rows = await eventually(async () => rowAndEventViolations(pool, ids, await run.api.instances()), 20_000);
+  const processes = await eventually(async () => processViolations(fleetProcesses(run.marker, run.sessionRoot), run.supervisor.alive ? await run.api.instances() : null), 10_000);
+  return [...rows, ...processes];
+}
+
+function measure(index: number, injection: Injection, timeline: Timeline, settledAt: number | null, violations: string[]): FaultRecord {
+  const { kind, target, at, pidBefore } = injection;
+  let detectionMs: number | null = null;
+  let connectedMs: number | null = null;
+  if (target) {
+    const detected = timeline.detectedAt(target, at, pidBefore);
+    detectionMs = detected === null ? null : detected - at;
+    const back = detected === null ? null : timeline.connectedAt(target, detected, injection.settle === 'new_worker' ? pidBefore : null);
+    connectedMs = back === null ? null : back - at;
+  } else if (kind === 'supervisor_sigkill' || kind === 'supervisor_sigterm') {
+    connectedMs = settledAt === null ? null : settledAt - at;
+  }
+  return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes };
+}
+
+/** The supervisor's PSS must not grow across the run: judged per life (a restart starts afresh), on the longest one. */
+function supervisorGrowth(samples: Array<{ t: number; v: number; life: number }>): string[] {
+  const lives = new Map<number, Array<{ t: number; v: number }>>();
+  for (const s of samples) lives.set(s.life, [...(lives.get(s.life) ?? []), { t: s.t, v: s.v }]);
+  const longest = [...lives.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+  const verdict = soakVerdict(longest);
+  return verdict.growing ? [`supervisor PSS grows ${verdict.slopeMiBPerHour.toFixed(1)} ± ${verdict.spreadMiBPerHour.toFixed(1)} MiB/h over ${verdict.n} samples (${verdict.reason})`] : [];
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`chaos: ${err instanceof UsageError ? err.message : (err as Error).stack ?? String(err)}\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);

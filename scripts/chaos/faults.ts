@@ -1,0 +1,243 @@
+import { between, pick, type Random } from '../../lib/seeded-random.js';
+import { sleep } from '../../lib/timeout.js';
+import { sendHostileRequests } from '../../tests/support/hostile-requests.js';
+import type { Receiver } from '../../tests/support/webhook-receiver.js';
+import type { InstanceSummary } from '../support/api-client.js';
+import type { DemoRun } from '../support/demo-run.js';
+import { fleetProcesses } from './processes.js';
+
+export const FaultKind = {
+  CHROMIUM_KILL: 'chromium_sigkill',
+  WORKER_KILL: 'worker_sigkill',
+  WORKER_STOP: 'worker_sigstop',
+  FREEZE: 'page_freeze',
+  CRASH: 'tab_crash',
+  CONFLICT: 'conflict',
+  UNPAIR: 'unpaired',
+  MEMORY_GROWTH: 'memory_growth',
+  MYSQL_STOP: 'mysql_stop',
+  SUPERVISOR_KILL: 'supervisor_sigkill',
+  SUPERVISOR_TERM: 'supervisor_sigterm',
+  HOSTILE_BURST: 'hostile_burst',
+  WEBHOOK_OUTAGE: 'webhook_outage',
+} as const;
+export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind];
+export const FAULT_KINDS: readonly FaultKind[] = Object.values(FaultKind);
+
+export interface ChaosOptions {
+  workerStopMs: number;
+  mysqlDownMs: readonly [number, number];
+  hostileRequests: number;
+  webhookOutageMs: number;
+  /** Whole graceful-shutdown budget the supervisor runs with. */
+  shutdownTimeoutMs: number;
+}
+
+export interface ChaosContext {
+  run: DemoRun;
+  receiver: Receiver;
+  random: Random;
+  options: ChaosOptions;
+  progress: (message: string) => void;
+}
+
+/** What the run waits for after a fault before it checks the invariants. */
+export type Settle =
+  /** The target CONNECTED again on a new worker (its old one was killed, frozen, crashed, replaced). */
+  | 'new_worker'
+  /** The target CONNECTED and healthy, on whichever worker (a stopped worker may be resumed or replaced). */
+  | 'healthy'
+  /** The target shows a QR (it was unpaired); the run scans it, as its owner would, then CONNECTED. */
+  | 'relink'
+  /** Every instance CONNECTED (the supervisor restarted, or nothing was aimed at an instance). */
+  | 'all_connected';
+
+export interface Injection {
+  kind: FaultKind;
+  target: string | null;
+  pidBefore: number | null;
+  /** When the fault hit. */
+  at: number;
+  settle: Settle;
+  /** Violations seen while injecting (a 5xx in the burst, a failed graceful exit…). */
+  violations: string[];
+  notes: string[];
+}
+
+type Injector = (ctx: ChaosContext, target: InstanceSummary | null) => Promise<Omit<Injection, 'kind' | 'target' | 'pidBefore'>>;
+
+const signal = (pid: number | null | undefined, sig: NodeJS.Signals): boolean => {
+  if (!pid) return false;
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const demo = (action: string, settle: Settle): Injector => async (ctx, target) => {
+  const at = Date.now();
+  await ctx.run.api.demo(target!.id, action);
+  return { at, settle, violations: [], notes: [] };
+};
+
+/** What one `leak` demo action allocates in the page (src/api/routes/demo.ts). */
+const LEAK_STEP_MB = 50;
+
+let webhookOutageUntil = 0;
+
+const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> = {
+  [FaultKind.CHROMIUM_KILL]: {
+    needsTarget: true,
+    inject: async (_ctx, target) => {
+      const at = Date.now();
+      const hit = signal(target!.worker?.browserPid, 'SIGKILL');
+      return { at, settle: 'new_worker', violations: [], notes: hit ? [] : ['no browser pid to kill'] };
+    },
+  },
+  [FaultKind.WORKER_KILL]: {
+    needsTarget: true,
+    inject: async (_ctx, target) => {
+      const at = Date.now();
+      signal(target!.worker?.pid, 'SIGKILL');
+      return { at, settle: 'new_worker', violations: [], notes: [] };
+    },
+  },
+  [FaultKind.WORKER_STOP]: {
+    needsTarget: true,
+    inject: async (ctx, target) => {
+      const pid = target!.worker!.pid;
+      const at = Date.now();
+      signal(pid, 'SIGSTOP');
+      await sleep(ctx.options.workerStopMs);
+      const resumed = signal(pid, 'SIGCONT');
+      return { at, settle: 'healthy', violations: [], notes: [resumed ? 'resumed after the stop' : 'replaced while stopped'] };
+    },
+  },
+  [FaultKind.FREEZE]: { needsTarget: true, inject: demo('freeze', 'new_worker') },
+  [FaultKind.CRASH]: { needsTarget: true, inject: demo('crash', 'new_worker') },
+  [FaultKind.CONFLICT]: { needsTarget: true, inject: demo('conflict', 'new_worker') },
+  [FaultKind.UNPAIR]: { needsTarget: true, inject: demo('unpair', 'relink') },
+  [FaultKind.MEMORY_GROWTH]: {
+    needsTarget: true,
+    // The page grows by a step a second until the supervisor restarts it (or 20 steps).
+    inject: async (ctx, target) => {
+      const at = Date.now();
+      let steps = 0;
+      for (; steps < 20; steps++) {
+        const now = (await ctx.run.api.instances().catch(() => [])).find((i) => i.id === target!.id);
+        if (now && now.worker?.pid !== target!.worker?.pid) break;
+        await ctx.run.api.demo(target!.id, 'leak').catch(() => undefined);
+        await sleep(1_000);
+      }
+      return { at, settle: 'new_worker', violations: [], notes: [`grew ${steps} × ${LEAK_STEP_MB} MB`] };
+    },
+  },
+  [FaultKind.MYSQL_STOP]: {
+    needsTarget: false,
+    inject: async (ctx) => {
+      const downMs = between(ctx.random, ctx.options.mysqlDownMs[0], ctx.options.mysqlDownMs[1]);
+      const at = Date.now();
+      await ctx.run.mysql.stop();
+      await sleep(downMs);
+      await ctx.run.mysql.start();
+      return { at, settle: 'all_connected', violations: [], notes: [`down ${Math.round((Date.now() - at) / 1000)} s (asked ${Math.round(downMs / 1000)} s)`] };
+    },
+  },
+  [FaultKind.SUPERVISOR_KILL]: {
+    needsTarget: false,
+    inject: async (ctx) => {
+      const at = Date.now();
+      ctx.run.supervisor.signal('SIGKILL');
+      await ctx.run.supervisor.waitExit(10_000);
+      await ctx.run.supervisor.start();
+      return { at, settle: 'all_connected', violations: [], notes: [`restarted after ${Math.round((Date.now() - at) / 100) / 10} s`] };
+    },
+  },
+  [FaultKind.SUPERVISOR_TERM]: {
+    needsTarget: false,
+    inject: async (ctx) => {
+      const violations: string[] = [];
+      const at = Date.now();
+      ctx.run.supervisor.signal('SIGTERM');
+      const exit = await ctx.run.supervisor.waitExit(ctx.options.shutdownTimeoutMs + 5_000);
+      const tookMs = Date.now() - at;
+      if (!exit) {
+        violations.push(`no exit within ${ctx.options.shutdownTimeoutMs + 5_000} ms of SIGTERM`);
+        ctx.run.supervisor.signal('SIGKILL');
+        await ctx.run.supervisor.waitExit(10_000);
+      } else if (exit.code !== 0) violations.push(`graceful exit code ${exit.code} signal ${exit.signal}`);
+      const left = fleetProcesses(ctx.run.marker, ctx.run.sessionRoot);
+      if (left.workers.length + left.chromium.length > 0) {
+        violations.push(`left running after the graceful shutdown: ${left.workers.length} workers, ${left.chromium.length} Chromium processes`);
+      }
+      await ctx.run.supervisor.start();
+      return { at, settle: 'all_connected', violations, notes: [`graceful exit in ${(tookMs / 1000).toFixed(1)} s`] };
+    },
+  },
+  [FaultKind.HOSTILE_BURST]: {
+    needsTarget: false,
+    inject: async (ctx) => {
+      const at = Date.now();
+      const { statuses, failures } = await sendHostileRequests({
+        base: ctx.run.api.base,
+        key: ctx.run.api.key,
+        count: ctx.options.hostileRequests,
+        seed: Math.floor(ctx.random() * 2 ** 31),
+        creates: false,
+      });
+      const answered = await ctx.run.api.request('GET', '/api/health').catch(() => null);
+      const violations = failures.slice(0, 10);
+      if (answered?.status !== 200) violations.push(`after the burst the API answered /api/health with ${answered?.status ?? 'nothing'}`);
+      const summary = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
+      return { at, settle: 'all_connected', violations, notes: [summary] };
+    },
+  },
+  [FaultKind.WEBHOOK_OUTAGE]: {
+    needsTarget: false,
+    // The receiver fails while the next faults go on (their notifications queue up); the final
+    // check proves each one arrived exactly once after it recovered.
+    inject: async (ctx) => {
+      const at = Date.now();
+      webhookOutageUntil = at + ctx.options.webhookOutageMs;
+      ctx.receiver.respond = () => (Date.now() < webhookOutageUntil ? 503 : 200);
+      return { at, settle: 'all_connected', violations: [], notes: [`receiver answers 503 for ${Math.round(ctx.options.webhookOutageMs / 1000)} s`] };
+    },
+  },
+};
+
+/** Whether the webhook receiver is still failing on purpose. */
+export const webhookOutageActive = (): boolean => Date.now() < webhookOutageUntil;
+
+/** Picks a CONNECTED instance with a worker for a fault that needs one. */
+function chooseTarget(random: Random, instances: InstanceSummary[]): InstanceSummary | null {
+  const candidates = instances.filter((i) => i.connectionStatus === 'CONNECTED' && i.worker);
+  return candidates.length === 0 ? null : pick(random, candidates);
+}
+
+export async function inject(ctx: ChaosContext, kind: FaultKind): Promise<Injection> {
+  const { needsTarget, inject: run } = INJECTORS[kind];
+  const target = needsTarget ? chooseTarget(ctx.random, await ctx.run.api.instances()) : null;
+  if (needsTarget && !target) throw new Error(`no CONNECTED instance to aim ${kind} at`);
+  const injected = await run(ctx, target);
+  return { kind, target: target?.id ?? null, pidBefore: target?.worker?.pid ?? null, ...injected };
+}
+
+/**
+ * The faults of a run, drawn from a deck holding every kind once, reshuffled (seeded) whenever it
+ * runs out: random order, yet every kind comes up within each `kinds.length` faults, so even a
+ * short run exercises all of them.
+ */
+export function faultSequence(random: Random, kinds: readonly FaultKind[], count: number): FaultKind[] {
+  const sequence: FaultKind[] = [];
+  while (sequence.length < count) {
+    const deck = [...kinds];
+    for (let i = deck.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [deck[i], deck[j]] = [deck[j]!, deck[i]!];
+    }
+    sequence.push(...deck.slice(0, count - sequence.length));
+  }
+  return sequence;
+}

@@ -1,0 +1,75 @@
+import type { RowDataPacket } from 'mysql2';
+import type { Pool } from '../../src/db/pool.js';
+import { verifySignature } from '../../src/webhooks/sign.js';
+import type { Receiver } from '../../tests/support/webhook-receiver.js';
+import type { InstanceSummary } from '../support/api-client.js';
+
+/** The database-side invariants of a chaos run, read straight from the supervisor's MySQL. */
+
+/** Event seqs must run 1..n with no gap per instance, and every instance the run made must still be there, enabled. */
+export async function rowAndEventViolations(pool: Pool, ids: readonly string[], live: InstanceSummary[]): Promise<string[]> {
+  const violations: string[] = [];
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT id, enabled, connection_status FROM instances');
+  const byId = new Map(rows.map((r) => [String(r.id), r]));
+  const liveById = new Map(live.map((i) => [i.id, i]));
+  for (const id of ids) {
+    const row = byId.get(id);
+    if (!row) {
+      violations.push(`instance ${id} is missing from the database`);
+      continue;
+    }
+    if (Number(row.enabled) !== 1) violations.push(`instance ${id} was disabled`);
+    const view = liveById.get(id);
+    if (!view) violations.push(`instance ${id} is missing from the API`);
+    else if (view.connectionStatus !== row.connection_status) violations.push(`${id}: row says ${row.connection_status}, the supervisor ${view.connectionStatus}`);
+  }
+  const [seqs] = await pool.query<RowDataPacket[]>('SELECT instance_id, COUNT(*) AS n, MIN(seq) AS lo, MAX(seq) AS hi FROM instance_events GROUP BY instance_id');
+  for (const s of seqs) {
+    if (Number(s.lo) !== 1 || Number(s.hi) !== Number(s.n)) violations.push(`${s.instance_id}: event seqs ${s.lo}..${s.hi} hold ${s.n} events (a gap: events lost)`);
+  }
+  return violations;
+}
+
+export interface QrEvents {
+  /** Instances shown a QR (or a QR rotation) since the last call. */
+  asked: Set<string>;
+  lastEventId: number;
+}
+
+/** Which instances were asked for a new QR in the events after `afterId`. */
+export async function qrAskedSince(pool: Pool, afterId: number): Promise<QrEvents> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    "SELECT id, instance_id FROM instance_events WHERE id > ? AND (to_status = 'QR_REQUIRED' OR type = 'qr.rotated') ORDER BY id",
+    [afterId],
+  );
+  const [[top]] = await pool.query<RowDataPacket[]>('SELECT COALESCE(MAX(id), 0) AS id FROM instance_events');
+  return { asked: new Set(rows.map((r) => String(r.instance_id))), lastEventId: Math.max(afterId, Number(top?.id ?? 0)) };
+}
+
+export async function pendingWebhooks(pool: Pool): Promise<number> {
+  const [[row]] = await pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM webhook_outbox WHERE status = 'pending'");
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Exactly once, once the receiver is back and the queue is drained: every queued notification
+ * delivered (none dead, none pending), each accepted by the receiver exactly once with a valid
+ * signature, and nothing accepted that was never queued.
+ */
+export async function webhookViolations(pool: Pool, receiver: Receiver, secret: string): Promise<string[]> {
+  const violations: string[] = [];
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT event_id, status FROM webhook_outbox');
+  const counts = receiver.acceptedCounts();
+  const notDelivered = rows.filter((r) => r.status !== 'delivered');
+  if (notDelivered.length > 0) violations.push(`${notDelivered.length} webhook rows not delivered (${[...new Set(notDelivered.map((r) => r.status))].join(', ')})`);
+  const queued = new Set(rows.map((r) => String(r.event_id)));
+  const missing = rows.filter((r) => r.status === 'delivered' && !counts.has(String(r.event_id)));
+  if (missing.length > 0) violations.push(`${missing.length} webhook events marked delivered but never accepted by the receiver`);
+  const twice = [...counts].filter(([, n]) => n > 1);
+  if (twice.length > 0) violations.push(`${twice.length} webhook events accepted more than once (e.g. ${twice[0]![0]} ×${twice[0]![1]})`);
+  const unknown = [...counts.keys()].filter((id) => !queued.has(id));
+  if (unknown.length > 0) violations.push(`${unknown.length} webhook events accepted that were never queued`);
+  const badSignatures = receiver.accepted().filter((d) => !verifySignature(d.body, d.headers['x-signature'] as string | undefined, secret));
+  if (badSignatures.length > 0) violations.push(`${badSignatures.length} webhook deliveries with a bad signature`);
+  return violations;
+}

@@ -1,0 +1,93 @@
+import { sleep } from '../../lib/timeout.js';
+import type { ApiClient, InstanceSummary } from '../support/api-client.js';
+
+export interface Observation {
+  at: number;
+  status: string;
+  health: string;
+  workerPid: number | null;
+}
+
+const UNWELL = new Set(['degraded', 'zombie', 'stuck', 'corrupted']);
+
+/**
+ * Watches the fleet through the public API (`GET /api/instances` every `intervalMs`) and keeps
+ * what each instance looked like when. Detection and recovery times are read off this timeline:
+ * the supervisor is a black box here. While the supervisor is down the timeline has a gap.
+ */
+export class Timeline {
+  private readonly byId = new Map<string, Observation[]>();
+  private running = false;
+  private loop: Promise<void> = Promise.resolve();
+  latest: InstanceSummary[] | null = null;
+  /** Slowest answer of `GET /api/instances` seen, in ms: how responsive the API stayed through the faults. */
+  slowestAnswerMs = 0;
+
+  constructor(
+    private readonly api: ApiClient,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await this.sample();
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async sample(): Promise<void> {
+    try {
+      const asked = Date.now();
+      const instances = await this.api.instances();
+      // The answer shows the fleet at some moment between the request and the reply: the request's
+      // time, so a state is never dated after the change that ended it.
+      const at = asked;
+      this.slowestAnswerMs = Math.max(this.slowestAnswerMs, Date.now() - asked);
+      this.latest = instances;
+      for (const i of instances) {
+        const list = this.byId.get(i.id) ?? [];
+        list.push({ at, status: i.connectionStatus, health: i.health, workerPid: i.worker?.pid ?? null });
+        // A long run keeps only the recent past: measurements look back one fault at most.
+        if (list.length > 20_000) list.splice(0, 10_000);
+        this.byId.set(i.id, list);
+      }
+    } catch {
+      this.latest = null;
+    }
+  }
+
+  /**
+   * When the supervisor first showed it had noticed a fault injected at `since` into an instance
+   * whose worker was `pidBefore`: the instance left CONNECTED, turned unwell, or got a new worker.
+   */
+  detectedAt(id: string, since: number, pidBefore: number | null): number | null {
+    const seen = (this.byId.get(id) ?? []).find(
+      (o) => o.at >= since && (o.status !== 'CONNECTED' || UNWELL.has(o.health) || (o.workerPid !== null && o.workerPid !== pidBefore)),
+    );
+    return seen?.at ?? null;
+  }
+
+  /**
+   * First time at or after `since` the instance was back: CONNECTED, not judged unwell, on a worker
+   * other than `pidBefore` (any worker when null).
+   */
+  connectedAt(id: string, since: number, pidBefore: number | null): number | null {
+    const seen = (this.byId.get(id) ?? []).find(
+      (o) => o.at >= since && o.status === 'CONNECTED' && !UNWELL.has(o.health) && o.workerPid !== null && (pidBefore === null || o.workerPid !== pidBefore),
+    );
+    return seen?.at ?? null;
+  }
+
+  /** Whether the instance was ever seen off CONNECTED, or on another worker, between `from` and `to`. */
+  disturbed(id: string, from: number, to: number, pid: number | null): boolean {
+    return (this.byId.get(id) ?? []).some((o) => o.at >= from && o.at <= to && (o.status !== 'CONNECTED' || (o.workerPid !== null && o.workerPid !== pid)));
+  }
+}
