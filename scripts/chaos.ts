@@ -48,8 +48,17 @@ interface Options {
 
 class UsageError extends Error {}
 
+/** parseArgs' own complaints (an unknown flag, a missing value) are usage errors too, in its words. */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new UsageError(describeError(err));
+  }
+}
+
 function options(): Options {
-  const { values } = parseArgs({
+  const { values } = usage(() => parseArgs({
     options: {
       instances: { type: 'string', default: '5' },
       faults: { type: 'string', default: '100' },
@@ -64,7 +73,7 @@ function options(): Options {
       out: { type: 'string' },
     },
     strict: true,
-  });
+  }));
   const whole = (name: string, text: string, min: number): number => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min}, got ${text}`);

@@ -92,6 +92,7 @@ export class Observations {
       ...(o.deep ? { deep: o.deep } : {}),
       recoveryFailures: o.recovery.failures,
       nextReconnectAt: live.nextReconnectAt?.getTime() ?? null,
+      bootQueued: live.bootQueued,
     };
   }
 }

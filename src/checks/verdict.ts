@@ -31,6 +31,8 @@ export interface VerdictInput {
    * "recovered" early, defeating the backoff.
    */
   nextReconnectAt?: number | null;
+  /** Waiting for its turn in the boot queue (a RECONNECTING that no timer will start: the boot will). */
+  bootQueued?: boolean;
 }
 
 export interface VerdictRules {
@@ -133,7 +135,8 @@ function errorBudgetVerdict(input: VerdictInput, rules: VerdictRules, since = -I
  *  3. blocked by a no-reconnect reason, or AUTH_FAILURE   → disconnected `blocked_<reason>` / `auth_failure`
  *  4. recoveryFailures >= maxRecoveryAttempts             → corrupted `recovery_failed_<n>x`
  *  5. QR_REQUIRED                                         → disconnected `qr_required`
- *  6. INITIALIZING / LOADING / RECONNECTING held longer
+ *  6. RECONNECTING, waiting in the boot queue             → disconnected `boot_queued`
+ *     INITIALIZING / LOADING / RECONNECTING held longer
  *     than stuckAfterMs (RECONNECTING: counted from when
  *     its pending reconnect is due)                       → stuck `stuck_in_<STATUS>_<s>s`
  *  7. RECONNECTING, DISCONNECTED (waiting for the reconnect
@@ -172,6 +175,9 @@ export function healthVerdict(input: VerdictInput, rules: VerdictRules): Verdict
   }
   if (input.status === QR_REQUIRED) return { health: Health.DISCONNECTED, reason: 'qr_required' };
 
+  // A long boot queue (hundreds of instances, REHYDRATE_CONCURRENCY at a time) is waited out,
+  // like a long backoff: restarting a queued instance early is the burst the queue prevents.
+  if (input.status === RECONNECTING && input.bootQueued) return { health: Health.DISCONNECTED, reason: 'boot_queued' };
   const reconnectDue = input.status === RECONNECTING ? (input.nextReconnectAt ?? null) : null;
   const heldMs = Math.max(0, input.now - Math.max(input.statusSince, reconnectDue ?? -Infinity));
   if (TRANSITIONAL_STATUSES.includes(input.status) && heldMs > rules.stuckAfterMs) {

@@ -44,6 +44,11 @@ export interface InstanceLive {
   startedAt: Date | null;
   reconnectAttempts: number;
   nextReconnectAt: Date | null;
+  /**
+   * Waiting in the boot queue for its turn (REHYDRATE_CONCURRENCY, REHYDRATE_STAGGER_MS): like a
+   * pending reconnect, it is neither stuck nor due for a start by anyone else.
+   */
+  bootQueued: boolean;
   /** A reason that forbids reconnecting (LOGOUT, BANNED, …): the instance waits for a human. */
   blockedBy: string | null;
   qr: { value: string; at: Date } | null;
@@ -90,6 +95,7 @@ export class InstanceHandle {
   private attempts: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private nextReconnectAt: Date | null = null;
+  private bootQueued = false;
   private qrIdleTimer: NodeJS.Timeout | null = null;
   private qr: InstanceLive['qr'] = null;
   private startedAt: Date | null = null;
@@ -134,6 +140,7 @@ export class InstanceHandle {
       startedAt: this.startedAt,
       reconnectAttempts: this.attempts,
       nextReconnectAt: this.nextReconnectAt,
+      bootQueued: this.bootQueued,
       blockedBy: this.blockedBy,
       qr: this.qr,
       wid: this.wid,
@@ -200,6 +207,7 @@ export class InstanceHandle {
   /** Starts the worker unless one is running or starting. A human's start lifts a no-reconnect block. */
   start(trigger: string, byHuman = false): Promise<void> {
     if (byHuman) this.blockedBy = null;
+    this.bootQueued = false;
     if (this.worker) return Promise.resolve();
     if (this.starting) return this.starting;
     this.clearReconnect();
@@ -363,6 +371,7 @@ export class InstanceHandle {
    */
   async stop(reason: StopReason): Promise<void> {
     this.stopping = true;
+    this.bootQueued = false;
     this.clearReconnect();
     this.clearQrIdle();
     const pending = this.starting;
@@ -414,6 +423,7 @@ export class InstanceHandle {
 
   /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
   async markRehydrating(): Promise<void> {
+    this.bootQueued = true;
     await this.setStatus(LifecycleEvent.RECONNECT_SCHEDULED, 'rehydrate', { category: Category.RECONNECT });
   }
 

@@ -15,6 +15,7 @@ function handle(over: Partial<InstanceLive> = {}, hasWorker = false): { hasWorke
     startedAt: null,
     reconnectAttempts: 0,
     nextReconnectAt: null,
+    bootQueued: false,
     blockedBy: null,
     qr: null,
     wid: null,
@@ -36,6 +37,8 @@ describe('dueForStart', () => {
     ['a worker already running or starting', handle({}, true), true],
     ['blocked by a no-reconnect reason', handle({ blockedBy: 'LOGOUT' }), true],
     ['waiting out its reconnect backoff', handle({ status: 'RECONNECTING', nextReconnectAt: new Date(NOW + 5_000) }), true],
+    // Found by the chaos run: the recovery loop started instances still queued for their boot start.
+    ['waiting for its turn in the boot queue', handle({ status: 'RECONNECTING', reason: 'rehydrate', bootQueued: true }), true],
     ['idling in QR_REQUIRED after a QR wait', handle({ status: 'QR_REQUIRED', reason: 'qr_timeout' }), true],
   ])('leaves alone an instance %s', (_name, h, enabled) => {
     expect(dueForStart(h, enabled, NOW)).toBe(false);

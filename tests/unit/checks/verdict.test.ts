@@ -87,6 +87,9 @@ const CASES: Case[] = [
   { name: 'RECONNECTING for 2 min through a long backoff, due in 60 s', input: { ...held(RECONNECTING, 2 * MIN), nextReconnectAt: NOW + MIN }, health: Health.DISCONNECTED, reason: 'reconnect_in_60s' },
   { name: 'RECONNECTING whose reconnect was due 20 s ago', input: { ...held(RECONNECTING, 5 * MIN), nextReconnectAt: NOW - 20 * S }, health: Health.DISCONNECTED, reason: 'reconnecting_20s' },
   { name: 'RECONNECTING whose reconnect was due 31 s ago', input: { ...held(RECONNECTING, 5 * MIN), nextReconnectAt: NOW - 31 * S }, health: Health.STUCK, reason: 'stuck_in_RECONNECTING_31s' },
+  // Found by the chaos run (the recovery loop started queued instances); a long queue is not stuck.
+  { name: 'RECONNECTING for 5 min in the boot queue is not stuck', input: { ...held(RECONNECTING, 5 * MIN), bootQueued: true }, health: Health.DISCONNECTED, reason: 'boot_queued' },
+  { name: 'RECONNECTING past the timeout, out of the boot queue, is stuck', input: { ...held(RECONNECTING, 31 * S), bootQueued: false }, health: Health.STUCK, reason: 'stuck_in_RECONNECTING_31s' },
   { name: 'RECONNECTING with nextReconnectAt null is timed from the status', input: { ...held(RECONNECTING, 40 * S), nextReconnectAt: null }, health: Health.STUCK, reason: 'stuck_in_RECONNECTING_40s' },
 
   // DISCONNECTED: the recovery loop will start it
