@@ -28,8 +28,8 @@ import { fleetProcesses, processViolations } from './chaos/processes.js';
 import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
 import { Timeline } from './chaos/timeline.js';
 import type { InstanceSummary } from './support/api-client.js';
-import { DemoRun } from './support/demo-run.js';
-import { soakVerdict } from './soak/verdict.js';
+import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
+import { soakVerdict, verdictLabel, type SoakVerdict } from './soak/verdict.js';
 import { SUPERVISOR_ENTRY } from './support/supervisor-process.js';
 
 interface Options {
@@ -106,16 +106,10 @@ function options(): Options {
   };
 }
 
-/** Short loops, so zombies and leaks are caught within a fault's settle bound; the rest are product defaults. */
 const SHUTDOWN_TIMEOUT_MS = 25_000;
 const chaosSettings = (webhookUrl: string): Record<string, string> => ({
-  HEALTH_CHECK_INTERVAL_MS: '5000',
-  HEALTH_CHECK_START_DELAY_MS: '5000',
-  HEALTH_CHECK_TIMEOUT_MS: '3000',
-  DEEP_CHECK_INTERVAL_MS: '20000',
-  RECOVERY_INTERVAL_MS: '10000',
-  MEMORY_CHECK_INTERVAL_MS: '10000',
-  MEMORY_SAMPLE_INTERVAL_MS: '5000',
+  ...SHORT_LOOPS,
+  // An idle instance takes about 200 MiB: the memory_growth fault passes this within seconds.
   INSTANCE_MEMORY_CAP_MB: '400',
   SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
   NOTIFICATION_WEBHOOK_URL: webhookUrl,
@@ -158,6 +152,7 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const supervisorMemory: Array<{ t: number; v: number; life: number }> = [];
+  let memoryVerdict: ReturnType<typeof supervisorGrowth> | undefined;
   try {
     progress('starting MariaDB and the supervisor');
     run = await DemoRun.start({ name: 'chaos', outDir: opts.out, settings: chaosSettings(receiver.url), chromePath: CHROME_PATH });
@@ -222,7 +217,8 @@ async function main(): Promise<number> {
     while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
     finalViolations.push(...(await checkInvariants(run, pool, ids)));
     finalViolations.push(...(await webhookViolations(pool, receiver, run.webhookSecret)));
-    finalViolations.push(...supervisorGrowth(supervisorMemory));
+    memoryVerdict = supervisorGrowth(supervisorMemory);
+    finalViolations.push(...memoryVerdict.violations);
   } finally {
     await timeline?.stop();
     await pool?.end().catch(() => undefined);
@@ -244,6 +240,7 @@ async function main(): Promise<number> {
     faults: records,
     finalViolations,
     supervisorPssSamples: supervisorMemory,
+    supervisorPssVerdict: memoryVerdict?.verdict ?? null,
     webhooks: { received: receiver.received.length, accepted: receiver.accepted().length },
     slowestApiAnswerMs: timeline?.slowestAnswerMs ?? null,
     violations: faultViolations + finalViolations.length,
@@ -251,6 +248,11 @@ async function main(): Promise<number> {
   writeFileSync(join(opts.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`\n${kindTable(summaries, finalViolations.length)}\n\n`);
   for (const v of finalViolations) process.stdout.write(`end-of-run violation: ${v}\n`);
+  const mv = memoryVerdict?.verdict;
+  if (mv) {
+    const mib = (b: number | null) => (b === null ? '–' : (b / 1024 ** 2).toFixed(0));
+    process.stdout.write(`supervisor PSS (longest life, after ${LIFE_WARMUP_MS / 1000} s): ${mib(mv.startBytes)} → ${mib(mv.endBytes)} MiB over ${mv.n} samples, slope ${mv.slopeMiBPerHour.toFixed(1)} ± ${mv.spreadMiBPerHour.toFixed(1)} MiB/h: ${verdictLabel(mv)}\n`);
+  }
   process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);
   process.stdout.write(`${records.length} faults, ${report.violations} invariant violations; ${loadSummary}; report: ${join(opts.out, 'report.json')}\n`);
   return report.violations === 0 && records.length === opts.faults ? 0 : 1;
@@ -308,13 +310,21 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
   return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes };
 }
 
-/** The supervisor's PSS must not grow across the run: judged per life (a restart starts afresh), on the longest one. */
-function supervisorGrowth(samples: Array<{ t: number; v: number; life: number }>): string[] {
+/** Samples of a supervisor life taken sooner than this after its first are its warm-up (caches filling), not growth. */
+const LIFE_WARMUP_MS = 60_000;
+
+/**
+ * The supervisor's PSS must not grow across the run. A restart starts a new process, so growth
+ * is judged within one life: the longest, after its warm-up.
+ */
+function supervisorGrowth(samples: Array<{ t: number; v: number; life: number }>): { verdict: SoakVerdict; violations: string[] } {
   const lives = new Map<number, Array<{ t: number; v: number }>>();
   for (const s of samples) lives.set(s.life, [...(lives.get(s.life) ?? []), { t: s.t, v: s.v }]);
-  const longest = [...lives.values()].sort((a, b) => b.length - a.length)[0] ?? [];
+  const settled = [...lives.values()].map((life) => life.filter((s) => s.t - life[0]!.t >= LIFE_WARMUP_MS));
+  const longest = settled.sort((a, b) => b.length - a.length)[0] ?? [];
   const verdict = soakVerdict(longest);
-  return verdict.growing ? [`supervisor PSS grows ${verdict.slopeMiBPerHour.toFixed(1)} ± ${verdict.spreadMiBPerHour.toFixed(1)} MiB/h over ${verdict.n} samples (${verdict.reason})`] : [];
+  const violations = verdict.growing ? [`supervisor PSS grows ${verdict.slopeMiBPerHour.toFixed(1)} ± ${verdict.spreadMiBPerHour.toFixed(1)} MiB/h over ${verdict.n} samples (${verdict.reason})`] : [];
+  return { verdict, violations };
 }
 
 main().then(

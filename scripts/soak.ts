@@ -25,7 +25,7 @@ import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress 
 import { DASH, mebibytes, renderTable } from './bench/support/table.js';
 import { DEFAULT_SOAK_RULE, pidChanges, soakVerdict, verdictLabel, type SoakRule, type SoakVerdict } from './soak/verdict.js';
 import type { InstanceSummary } from './support/api-client.js';
-import { DemoRun } from './support/demo-run.js';
+import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
 import { SUPERVISOR_ENTRY } from './support/supervisor-process.js';
 
 interface Options {
@@ -82,18 +82,6 @@ function options(): Options {
     out: resolve(values.out ?? join('data', 'soak', new Date().toISOString().replace(/[:.]/g, '-'))),
   };
 }
-
-/** Every check loop at a short interval, so hours of checking happen in minutes; the rest are product defaults. */
-const SOAK_SETTINGS: Record<string, string> = {
-  HEALTH_CHECK_INTERVAL_MS: '5000',
-  HEALTH_CHECK_START_DELAY_MS: '5000',
-  // Below the interval, as the config requires (5000 with a 5000 ms interval is refused at startup).
-  HEALTH_CHECK_TIMEOUT_MS: '3000',
-  DEEP_CHECK_INTERVAL_MS: '20000',
-  RECOVERY_INTERVAL_MS: '10000',
-  MEMORY_CHECK_INTERVAL_MS: '10000',
-  MEMORY_SAMPLE_INTERVAL_MS: '5000',
-};
 
 interface Sample {
   t: number;
@@ -241,7 +229,7 @@ async function main(): Promise<number> {
   let apiFailures = 0;
   try {
     progress('starting MariaDB and the supervisor');
-    run = await DemoRun.start({ name: 'soak', outDir: opts.out, settings: SOAK_SETTINGS, chromePath: CHROME_PATH });
+    run = await DemoRun.start({ name: 'soak', outDir: opts.out, settings: SHORT_LOOPS, chromePath: CHROME_PATH });
     if (!stopRequested) {
       progress(`linking ${ids.length} instances through the demo scan`);
       const linking = run.link(ids);
@@ -322,7 +310,7 @@ async function main(): Promise<number> {
     load: loadSummary,
     options: opts,
     rule,
-    settings: SOAK_SETTINGS,
+    settings: SHORT_LOOPS,
     steadyAt: steadyAt === null ? null : new Date(steadyAt).toISOString(),
     warmupEndsAt: steadyAt === null ? null : new Date(warmupEndsAt).toISOString(),
     sampledMinutes: spanMin,
@@ -353,7 +341,7 @@ async function main(): Promise<number> {
       ? [`Workers restarted during the soak (a restart at steady state is worth a look in the log): ${restarted.map((j) => `${j.series.name} ×${j.restarts}`).join(', ')}.`]
       : []),
     `${opts.instances} instances sampled for ${spanMin.toFixed(1)} min${stopRequested ? ' (interrupted)' : ''}, every ${opts.sampleMs / 1000} s; ` +
-      `the first ${opts.warmupMs / 1000} s after all were CONNECTED are not judged. Check loops: ${Object.entries(SOAK_SETTINGS)
+      `the first ${opts.warmupMs / 1000} s after all were CONNECTED are not judged. Check loops: ${Object.entries(SHORT_LOOPS)
         .map(([k, v]) => `${k}=${v}`)
         .join(', ')}.`,
     'Supervisor: PSS of its own process. Instance: PSS of its worker and every descendant (its Chromium), summed; a restart starts the series of a new worker.',

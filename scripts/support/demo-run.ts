@@ -9,6 +9,21 @@ import { ApiClient, type InstanceSummary } from './api-client.js';
 import { PrivateMysql } from './private-mysql.js';
 import { SupervisorProcess } from './supervisor-process.js';
 
+/**
+ * Every check loop at a short interval, so that minutes of a run hold hours of checking and a
+ * zombie or a leak is caught within a chaos fault's settle bound; the rest are product defaults.
+ */
+export const SHORT_LOOPS: Readonly<Record<string, string>> = {
+  HEALTH_CHECK_INTERVAL_MS: '5000',
+  HEALTH_CHECK_START_DELAY_MS: '5000',
+  // Below the interval, as the config requires.
+  HEALTH_CHECK_TIMEOUT_MS: '3000',
+  DEEP_CHECK_INTERVAL_MS: '20000',
+  RECOVERY_INTERVAL_MS: '10000',
+  MEMORY_CHECK_INTERVAL_MS: '10000',
+  MEMORY_SAMPLE_INTERVAL_MS: '5000',
+};
+
 export interface DemoRunOptions {
   /** Names the scratch folder and the private database (`chaos`, `soak`). */
   name: string;

@@ -79,6 +79,21 @@ async function waitForRows(status: ConnectionStatus, timeoutMs = 45_000): Promis
   }
 }
 
+/** Waits until every instance has connected again after the events numbered up to `seq`. */
+async function waitForReconnection(seq: Map<string, number>, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pending: string[] = [];
+    for (const id of IDS) {
+      const events = await listEvents(db.pool, id, 200);
+      if (!events.some((e) => e.seq > (seq.get(id) ?? 0) && e.toStatus === 'CONNECTED')) pending.push(id);
+    }
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`not connected again: ${pending.join(', ')}`);
+    await sleep(250);
+  }
+}
+
 const ourChromium = () => processesMatching((argv) => argv.some((a) => a.startsWith(`--user-data-dir=${root}/`)));
 
 async function qrRequestedSince(seq: Map<string, number>): Promise<string[]> {
@@ -127,7 +142,8 @@ describe('the supervisor process', { timeout: 180_000 }, () => {
 
     const before = await lastSeqs();
     await startSupervisor();
-    await waitForRows('CONNECTED');
+    // The rows still say CONNECTED from before the kill: wait for each instance's new connection.
+    await waitForReconnection(before);
     expect(await qrRequestedSince(before)).toEqual([]);
     await sleep(1_000);
     for (const id of IDS) {
