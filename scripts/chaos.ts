@@ -204,6 +204,7 @@ async function main(): Promise<number> {
         if (unexpected.length > 0) violations.push(`asked for a new QR without being unpaired: ${unexpected.join(', ')}`);
       } else violations.push('could not read the events for the QR check');
       sampleSupervisor();
+      await timeline.reach(settled.at ?? Date.now());
       const record = measure(index, injection, timeline, settled.at, violations);
       records.push(record);
       const status = violations.length === 0 ? 'ok' : `${violations.length} VIOLATION(S): ${violations.join('; ')}`;
@@ -307,7 +308,8 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
   } else if (kind === 'supervisor_sigkill' || kind === 'supervisor_sigterm') {
     connectedMs = settledAt === null ? null : settledAt - at;
   }
-  return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes };
+  const trace = target ? timeline.changes(target, at - 1_000, settledAt ?? Date.now()) : undefined;
+  return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes, ...(trace ? { trace } : {}) };
 }
 
 /** Samples of a supervisor life taken sooner than this after its first are its warm-up (caches filling), not growth. */

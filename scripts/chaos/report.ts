@@ -13,6 +13,8 @@ export interface FaultRecord {
   settled: boolean;
   violations: string[];
   notes: string[];
+  /** The target's changes as the API showed them, from the fault to the settle (see Timeline.changes). */
+  trace?: Array<[number, string, string, number | null]>;
 }
 
 /** The p-th percentile (nearest rank) of the values, or null when there are none. */

@@ -20,6 +20,8 @@ export class Timeline {
   private running = false;
   private loop: Promise<void> = Promise.resolve();
   latest: InstanceSummary[] | null = null;
+  /** Request time of the newest sample. */
+  private newest = 0;
   /** Slowest answer of `GET /api/instances` seen, in ms: how responsive the API stayed through the faults. */
   slowestAnswerMs = 0;
 
@@ -51,6 +53,7 @@ export class Timeline {
       // time, so a state is never dated after the change that ended it.
       const at = asked;
       this.slowestAnswerMs = Math.max(this.slowestAnswerMs, Date.now() - asked);
+      this.newest = Math.max(this.newest, at);
       this.latest = instances;
       for (const i of instances) {
         const list = this.byId.get(i.id) ?? [];
@@ -62,6 +65,15 @@ export class Timeline {
     } catch {
       this.latest = null;
     }
+  }
+
+  /**
+   * Waits until the timeline holds a sample asked for at or after `t` (at most `timeoutMs`): what
+   * another poller saw at `t` is then on the timeline too, and measurements can be read off it.
+   */
+  async reach(t: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.newest < t && Date.now() < deadline) await sleep(50);
   }
 
   /**
@@ -84,6 +96,22 @@ export class Timeline {
       (o) => o.at >= since && o.status === 'CONNECTED' && !UNWELL.has(o.health) && o.workerPid !== null && (pidBefore === null || o.workerPid !== pidBefore),
     );
     return seen?.at ?? null;
+  }
+
+  /**
+   * What the instance went through from `from` to `to`, as changes only: `[ms after from, status,
+   * health, worker pid]`. Kept in the report, so a fault's numbers can be checked against it.
+   */
+  changes(id: string, from: number, to: number): Array<[number, string, string, number | null]> {
+    const out: Array<[number, string, string, number | null]> = [];
+    let last = '';
+    for (const o of this.byId.get(id) ?? []) {
+      if (o.at < from || o.at > to) continue;
+      const key = `${o.status}/${o.health}/${o.workerPid}`;
+      if (key !== last) out.push([o.at - from, o.status, o.health, o.workerPid]);
+      last = key;
+    }
+    return out;
   }
 
   /** Whether the instance was ever seen off CONNECTED, or on another worker, between `from` and `to`. */
