@@ -26,10 +26,10 @@ import { FAULT_KINDS, faultSequence, inject, webhookOutageActive, type ChaosCont
 import { pendingWebhooks, qrAskedSince, rowAndEventViolations, webhookViolations } from './chaos/invariants.js';
 import { fleetProcesses, processViolations } from './chaos/processes.js';
 import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
+import { judgeSupervisorMemory, type LifeSample, type SupervisorMemoryVerdict } from './chaos/supervisor-memory.js';
 import { Timeline } from './chaos/timeline.js';
 import type { InstanceSummary } from './support/api-client.js';
 import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
-import { soakVerdict, verdictLabel, type SoakVerdict } from './soak/verdict.js';
 import { SUPERVISOR_ENTRY } from './support/supervisor-process.js';
 
 interface Options {
@@ -151,8 +151,8 @@ async function main(): Promise<number> {
     progress('stopping after this fault (signal received)');
   };
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-  const supervisorMemory: Array<{ t: number; v: number; life: number }> = [];
-  let memoryVerdict: ReturnType<typeof supervisorGrowth> | undefined;
+  const supervisorMemory: LifeSample[] = [];
+  let memoryVerdict: SupervisorMemoryVerdict | undefined;
   try {
     progress('starting MariaDB and the supervisor');
     run = await DemoRun.start({ name: 'chaos', outDir: opts.out, settings: chaosSettings(receiver.url), chromePath: CHROME_PATH });
@@ -218,7 +218,7 @@ async function main(): Promise<number> {
     while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
     finalViolations.push(...(await checkInvariants(run, pool, ids)));
     finalViolations.push(...(await webhookViolations(pool, receiver, run.webhookSecret)));
-    memoryVerdict = supervisorGrowth(supervisorMemory);
+    memoryVerdict = judgeSupervisorMemory(supervisorMemory);
     finalViolations.push(...memoryVerdict.violations);
   } finally {
     await timeline?.stop();
@@ -241,7 +241,7 @@ async function main(): Promise<number> {
     faults: records,
     finalViolations,
     supervisorPssSamples: supervisorMemory,
-    supervisorPssVerdict: memoryVerdict?.verdict ?? null,
+    supervisorPssVerdict: memoryVerdict ?? null,
     webhooks: { received: receiver.received.length, accepted: receiver.accepted().length },
     slowestApiAnswerMs: timeline?.slowestAnswerMs ?? null,
     violations: faultViolations + finalViolations.length,
@@ -249,10 +249,11 @@ async function main(): Promise<number> {
   writeFileSync(join(opts.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`\n${kindTable(summaries, finalViolations.length)}\n\n`);
   for (const v of finalViolations) process.stdout.write(`end-of-run violation: ${v}\n`);
-  const mv = memoryVerdict?.verdict;
-  if (mv) {
+  if (memoryVerdict) {
     const mib = (b: number | null) => (b === null ? '–' : (b / 1024 ** 2).toFixed(0));
-    process.stdout.write(`supervisor PSS (longest life, after ${LIFE_WARMUP_MS / 1000} s): ${mib(mv.startBytes)} → ${mib(mv.endBytes)} MiB over ${mv.n} samples, slope ${mv.slopeMiBPerHour.toFixed(1)} ± ${mv.spreadMiBPerHour.toFixed(1)} MiB/h: ${verdictLabel(mv)}\n`);
+    const life = memoryVerdict.longestLife;
+    const lifeText = life ? `; longest life ${life.slopeMiBPerHour.toFixed(1)} ± ${life.spreadMiBPerHour.toFixed(1)} MiB/h` : '; no life long enough to judge on its own';
+    process.stdout.write(`supervisor PSS peak: ${mib(memoryVerdict.firstThirdMaxBytes)} MiB in the first third of the run, ${mib(memoryVerdict.lastThirdMaxBytes)} MiB in the last${lifeText}\n`);
   }
   process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);
   process.stdout.write(`${records.length} faults, ${report.violations} invariant violations; ${loadSummary}; report: ${join(opts.out, 'report.json')}\n`);
@@ -310,23 +311,6 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
   }
   const trace = target ? timeline.changes(target, at - 1_000, settledAt ?? Date.now()) : undefined;
   return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes, ...(trace ? { trace } : {}) };
-}
-
-/** Samples of a supervisor life taken sooner than this after its first are its warm-up (caches filling), not growth. */
-const LIFE_WARMUP_MS = 60_000;
-
-/**
- * The supervisor's PSS must not grow across the run. A restart starts a new process, so growth
- * is judged within one life: the longest, after its warm-up.
- */
-function supervisorGrowth(samples: Array<{ t: number; v: number; life: number }>): { verdict: SoakVerdict; violations: string[] } {
-  const lives = new Map<number, Array<{ t: number; v: number }>>();
-  for (const s of samples) lives.set(s.life, [...(lives.get(s.life) ?? []), { t: s.t, v: s.v }]);
-  const settled = [...lives.values()].map((life) => life.filter((s) => s.t - life[0]!.t >= LIFE_WARMUP_MS));
-  const longest = settled.sort((a, b) => b.length - a.length)[0] ?? [];
-  const verdict = soakVerdict(longest);
-  const violations = verdict.growing ? [`supervisor PSS grows ${verdict.slopeMiBPerHour.toFixed(1)} ± ${verdict.spreadMiBPerHour.toFixed(1)} MiB/h over ${verdict.n} samples (${verdict.reason})`] : [];
-  return { verdict, violations };
 }
 
 main().then(

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { judgeSupervisorMemory, type LifeSample } from '../../../scripts/chaos/supervisor-memory.js';
+
+const MIB = 1024 ** 2;
+const MIN = 60_000;
+
+/** One sample a minute for `minutes`, in life `life`, PSS from `mib(i)`. */
+function life(n: number, startMin: number, minutes: number, mib: (i: number) => number): LifeSample[] {
+  return Array.from({ length: minutes }, (_, i) => ({ t: (startMin + i) * MIN, v: mib(i) * MIB, life: n }));
+}
+
+describe('the chaos run’s supervisor memory verdict', () => {
+  it('does not call the warm-up climb of many short lives growth', () => {
+    // Restarted every 3 minutes, each life climbing 60 → 80 MiB: the peaks stay where they were.
+    const samples = Array.from({ length: 10 }, (_, n) => life(n, n * 3, 3, (i) => 60 + i * 10)).flat();
+    const verdict = judgeSupervisorMemory(samples);
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.longestLife).toBeNull();
+  });
+
+  it('flags peaks that rise through the run', () => {
+    const samples = Array.from({ length: 9 }, (_, n) => life(n, n * 3, 3, (i) => 60 + n * 10 + i)).flat();
+    const verdict = judgeSupervisorMemory(samples);
+    expect(verdict.violations).toHaveLength(1);
+    expect(verdict.violations[0]).toMatch(/peaks rose through the run: 82 MiB in the first third, 142 MiB in the last/);
+  });
+
+  it('leaves small rises of the peaks alone (under 20 MiB or 20 %)', () => {
+    const samples = Array.from({ length: 9 }, (_, n) => life(n, n * 3, 3, (i) => 100 + n * 2 + i)).flat();
+    expect(judgeSupervisorMemory(samples).violations).toEqual([]);
+  });
+
+  it('judges a long life on its own, after its warm-up, as the soak does', () => {
+    const rising = judgeSupervisorMemory(life(0, 0, 30, (i) => 60 + i * 2));
+    expect(rising.longestLife?.growing).toBe(true);
+    expect(rising.violations.some((v) => /grows .* MiB\/h over 29 samples of one life/.test(v))).toBe(true);
+    const flat = judgeSupervisorMemory(life(0, 0, 30, (i) => 60 + (i % 2)));
+    expect(flat.longestLife?.growing).toBe(false);
+    expect(flat.violations).toEqual([]);
+  });
+
+  it('says nothing without samples', () => {
+    expect(judgeSupervisorMemory([])).toEqual({ firstThirdMaxBytes: null, lastThirdMaxBytes: null, longestLife: null, violations: [] });
+  });
+});
