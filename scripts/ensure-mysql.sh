@@ -270,14 +270,14 @@ choose_port() {
 }
 
 # Starts mariadbd detached (own session, SIGHUP ignored, stdio on its log) so it outlives the
-# caller and never holds the caller's pipes open; fd 9 is the lock and must not be inherited.
+# caller and never holds the caller's pipes open; fds 8 and 9 are locks and must not be inherited.
 launch_server() {
   local port="$1"
   printf '%s\n' "$port" >"$PORT_FILE"
   rm -f "$SOCKET"
   setsid nohup "$MARIADBD" --no-defaults --datadir="$DB_FILES" --socket="$SOCKET" --pid-file="$PID_FILE" \
     --log-error="$LOG_FILE" --port="$port" --bind-address=127.0.0.1 --skip-name-resolve "${AS_USER[@]}" \
-    </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+    </dev/null >>"$LOG_FILE" 2>&1 8>&- 9>&- &
   # setsid execs in place (the job is not a group leader), so $! is mariadbd itself. Written now so
   # a call racing its start-up sees it; mariadbd writes the same pid there.
   printf '%s\n' "$!" >"$PID_FILE"
@@ -335,6 +335,14 @@ lock_data_dir() {
   flock -w $((START_TIMEOUT_S + STOP_TIMEOUT_S + 30)) 9 || die "another ensure-mysql.sh holds $LOCK_FILE"
 }
 
+PORTS_LOCK_FILE="${TMPDIR:-/tmp}/ensure-mysql-ports.lock"
+lock_ports() {
+  command -v flock >/dev/null || return 0
+  exec 8>>"$PORTS_LOCK_FILE"
+  flock -w $((START_TIMEOUT_S + 30)) 8 || die "another ensure-mysql.sh holds $PORTS_LOCK_FILE"
+}
+unlock_ports() { exec 8>&-; }
+
 stop_command() {
   if [[ "$DATA_DIR" == "$ROOT/data/mysql" ]]; then
     printf '%q --stop' "$SELF"
@@ -352,6 +360,10 @@ ensure_private_server() {
     say "reusing the private MariaDB pid $pid on 127.0.0.1:$port ($DATA_DIR)"
   else
     ensure_server_installed
+    # Two calls for different data dirs at once would both see the same port free, and the second
+    # would take the first's server, already answering there, for its own; two mariadb-install-db
+    # at once fail too. Both happen under one machine-wide lock, held until the server is up.
+    lock_ports
     initialise_data_files
     port="$(choose_port)"
     launch_server "$port"
@@ -360,6 +372,7 @@ ensure_private_server() {
   fi
   url="mysql://root@127.0.0.1:$port/$DATABASE"
   wait_until_ready "$pid" "$started" "$url"
+  unlock_ports
   ensure_database "$url" "$DATABASE" || die "cannot create database '$DATABASE' on the private server: $DB_ERROR"
   say "private MariaDB ready; stop it with: $(stop_command)"
   printf '%s\n' "$url"

@@ -115,3 +115,33 @@ describe('scripts/ensure-mysql.sh when no configured server answers', () => {
     expect(serversOf(dataDir)).toEqual([]);
   }, QUICK_MS + 10_000);
 });
+
+describe('scripts/ensure-mysql.sh called for two data dirs at once', () => {
+  const dirs = [newDataDir(), newDataDir()];
+  const envOf = (dataDir: string) => ({
+    MYSQL_URL: 'mysql://root@127.0.0.1:1/x',
+    ENSURE_MYSQL_SKIP_DEFAULT: '1',
+    ENSURE_MYSQL_DATA_DIR: dataDir,
+    ENSURE_MYSQL_DATABASE: undefined,
+    ENSURE_MYSQL_STOP_TIMEOUT: '20',
+  });
+
+  afterAll(() => Promise.all(dirs.map((d) => stopPrivateServer(envOf(d), d))), QUICK_MS + 10_000);
+
+  it('starts two servers on two ports, each URL reaching the server of its own data dir', async () => {
+    // Found by running two chaos runs at once: both chose the same free port, and the second
+    // took the first's server, already answering there, for its own.
+    const outputs = await Promise.all(dirs.map((d) => runScript('ensure-mysql.sh', [], envOf(d), START_MS)));
+    const urls = outputs.map((o) => o.stdout.trim());
+    expect(new Set(urls).size).toBe(2);
+    for (const [i, url] of urls.entries()) {
+      const connection = await mysql.createConnection(url);
+      try {
+        const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT @@datadir AS dir');
+        expect(String(rows[0]?.dir)).toBe(`${dirs[i]}/db/`);
+      } finally {
+        await connection.end();
+      }
+    }
+  }, 2 * START_MS + 10_000);
+});
