@@ -22,7 +22,7 @@ import { createPool, type Pool } from '../src/db/pool.js';
 import { startReceiver } from '../tests/support/webhook-receiver.js';
 import { CHROME_PATH } from './bench/support/fleet-run.js';
 import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress } from './bench/support/machine.js';
-import { FAULT_KINDS, faultSequence, inject, webhookOutageActive, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
+import { FAULT_KINDS, faultSequence, inject, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
 import { pendingWebhooks, qrAskedSince, rowAndEventViolations, webhookViolations } from './chaos/invariants.js';
 import { fleetProcesses, processViolations } from './chaos/processes.js';
 import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
@@ -166,6 +166,7 @@ async function main(): Promise<number> {
       receiver,
       random,
       progress,
+      webhookOutageUntil: 0,
       options: { workerStopMs: opts.workerStopMs, mysqlDownMs: opts.mysqlDownMs, hostileRequests: opts.hostile, webhookOutageMs: opts.webhookOutageMs, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS },
     };
     let lastEventId = (await qrAskedSince(pool, 0)).lastEventId;
@@ -213,7 +214,7 @@ async function main(): Promise<number> {
     }
 
     progress('final checks: waiting for the webhook receiver to recover and the queue to drain');
-    while (webhookOutageActive()) await sleep(1_000);
+    while (Date.now() < ctx.webhookOutageUntil) await sleep(1_000);
     const drainDeadline = Date.now() + 300_000;
     while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
     finalViolations.push(...(await checkInvariants(run, pool, ids)));

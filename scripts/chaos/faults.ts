@@ -39,6 +39,8 @@ export interface ChaosContext {
   random: Random;
   options: ChaosOptions;
   progress: (message: string) => void;
+  /** Until when (epoch ms) the webhook receiver fails on purpose; 0: it does not. */
+  webhookOutageUntil: number;
 }
 
 /** What the run waits for after a fault before it checks the invariants. */
@@ -84,8 +86,6 @@ const demo = (action: string, settle: Settle): Injector => async (ctx, target) =
 
 /** What one `leak` demo action allocates in the page (src/api/routes/demo.ts). */
 const LEAK_STEP_MB = 50;
-
-let webhookOutageUntil = 0;
 
 const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> = {
   [FaultKind.CHROMIUM_KILL]: {
@@ -200,15 +200,12 @@ const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> =
     // check proves each one arrived exactly once after it recovered.
     inject: async (ctx) => {
       const at = Date.now();
-      webhookOutageUntil = at + ctx.options.webhookOutageMs;
-      ctx.receiver.respond = () => (Date.now() < webhookOutageUntil ? 503 : 200);
+      ctx.webhookOutageUntil = at + ctx.options.webhookOutageMs;
+      ctx.receiver.respond = () => (Date.now() < ctx.webhookOutageUntil ? 503 : 200);
       return { at, settle: 'all_connected', violations: [], notes: [`receiver answers 503 for ${Math.round(ctx.options.webhookOutageMs / 1000)} s`] };
     },
   },
 };
-
-/** Whether the webhook receiver is still failing on purpose. */
-export const webhookOutageActive = (): boolean => Date.now() < webhookOutageUntil;
 
 /** Picks a CONNECTED instance with a worker for a fault that needs one. */
 function chooseTarget(random: Random, instances: InstanceSummary[]): InstanceSummary | null {
