@@ -129,8 +129,10 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
     const deadline = Date.now() + 5_000;
     while (f.handle('back').health !== 'healthy' && Date.now() < deadline) await sleep(20);
     expect(f.handle('back').health).toBe('healthy');
-    const events = await listEvents(db.pool, 'back', 10);
-    expect(events.find((e) => e.type === 'health.changed')?.data).toMatchObject({ from: 'zombie', to: 'healthy' });
+    // The live health changes first; its event is written just after.
+    const recorded = async () => (await listEvents(db.pool, 'back', 10)).find((e) => e.type === 'health.changed')?.data;
+    while (JSON.stringify(await recorded()).includes('"to":"zombie"') && Date.now() < deadline) await sleep(20);
+    expect(await recorded()).toMatchObject({ from: 'zombie', to: 'healthy' });
   });
 
   it('corrects a row whose status disagrees with the live one and records the discrepancy', async () => {
