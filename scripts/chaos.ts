@@ -12,7 +12,7 @@
  * fault ends), --worker-stop-s, --mysql-down-s MIN,MAX, --hostile N (requests per burst),
  * --webhook-outage-s, --out DIR (report.json and the supervisor's log; default data/chaos/<seed>-<time>).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMemory } from '../lib/proc-memory.js';
@@ -29,8 +29,8 @@ import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
 import { judgeSupervisorMemory, type LifeSample, type SupervisorMemoryVerdict } from './chaos/supervisor-memory.js';
 import { Timeline } from './chaos/timeline.js';
 import type { InstanceSummary } from './support/api-client.js';
+import { parseOptions, requireBuiltSupervisor, runScriptMain, UsageError, wholeOption } from './support/cli.js';
 import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
-import { SUPERVISOR_ENTRY } from './support/supervisor-process.js';
 
 interface Options {
   instances: number;
@@ -46,19 +46,8 @@ interface Options {
   out: string;
 }
 
-class UsageError extends Error {}
-
-/** parseArgs' own complaints (an unknown flag, a missing value) are usage errors too, in its words. */
-function usage<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new UsageError(describeError(err));
-  }
-}
-
 function options(): Options {
-  const { values } = usage(() => parseArgs({
+  const { values } = parseOptions(() => parseArgs({
     options: {
       instances: { type: 'string', default: '5' },
       faults: { type: 'string', default: '100' },
@@ -74,34 +63,29 @@ function options(): Options {
     },
     strict: true,
   }));
-  const whole = (name: string, text: string, min: number): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min}, got ${text}`);
-    return n;
-  };
   const range = (name: string, text: string, min: number): [number, number] => {
-    const parts = text.split(',').map((t) => whole(name, t.trim(), min));
+    const parts = text.split(',').map((t) => wholeOption(name, t.trim(), min));
     if (parts.length !== 2 || parts[0]! > parts[1]!) throw new UsageError(`--${name} must be MIN,MAX with MIN <= MAX, got ${text}`);
     return [parts[0]!, parts[1]!];
   };
   const kinds = values.kinds.split(',').map((k) => k.trim());
   const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k as FaultKind));
   if (unknown.length > 0 || kinds.length === 0) throw new UsageError(`--kinds: unknown ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
-  const seed = whole('seed', values.seed, 0);
+  const seed = wholeOption('seed', values.seed, 0);
   const s = (ms: number) => ms * 1000;
   const [gapMin, gapMax] = range('gap-s', values['gap-s'], 0);
   const [downMin, downMax] = range('mysql-down-s', values['mysql-down-s'], 1);
   return {
-    instances: whole('instances', values.instances, 1),
-    faults: whole('faults', values.faults, 0),
+    instances: wholeOption('instances', values.instances, 1),
+    faults: wholeOption('faults', values.faults, 0),
     seed,
     kinds: kinds as FaultKind[],
     gapMs: [s(gapMin), s(gapMax)],
-    boundMs: s(whole('bound-s', values['bound-s'], 10)),
-    workerStopMs: s(whole('worker-stop-s', values['worker-stop-s'], 1)),
+    boundMs: s(wholeOption('bound-s', values['bound-s'], 10)),
+    workerStopMs: s(wholeOption('worker-stop-s', values['worker-stop-s'], 1)),
     mysqlDownMs: [s(downMin), s(downMax)],
-    hostile: whole('hostile', values.hostile, 1),
-    webhookOutageMs: s(whole('webhook-outage-s', values['webhook-outage-s'], 1)),
+    hostile: wholeOption('hostile', values.hostile, 1),
+    webhookOutageMs: s(wholeOption('webhook-outage-s', values['webhook-outage-s'], 1)),
     out: resolve(values.out ?? join('data', 'chaos', `seed${seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
   };
 }
@@ -133,7 +117,7 @@ async function eventually(check: () => Promise<string[]> | string[], withinMs: n
 
 async function main(): Promise<number> {
   const opts = options();
-  if (!existsSync(SUPERVISOR_ENTRY)) throw new UsageError(`${SUPERVISOR_ENTRY} is missing: run npm run build first`);
+  requireBuiltSupervisor();
   const random = seededRandom(opts.seed);
   const ids = Array.from({ length: opts.instances }, (_, i) => `chaos-${i + 1}`);
   progress(machineFacts(CHROME_PATH, chromiumProcessCount()));
@@ -314,10 +298,4 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
   return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes, ...(trace ? { trace } : {}) };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`chaos: ${err instanceof UsageError ? err.message : (err as Error).stack ?? String(err)}\n`);
-    process.exit(err instanceof UsageError ? 2 : 1);
-  },
-);
+runScriptMain('chaos', main);

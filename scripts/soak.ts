@@ -13,7 +13,7 @@
  * log lands too. Exits 1 when the supervisor's PSS is GROWING or the run did not end clean (the
  * supervisor died, or processes were left behind), 2 on a bad option.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMemory, sampleTree } from '../lib/proc-memory.js';
@@ -25,8 +25,8 @@ import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress 
 import { DASH, mebibytes, renderTable } from './bench/support/table.js';
 import { DEFAULT_SOAK_RULE, pidChanges, soakVerdict, verdictLabel, type SoakRule, type SoakVerdict } from './soak/verdict.js';
 import type { InstanceSummary } from './support/api-client.js';
+import { parseOptions, positiveOption, requireBuiltSupervisor, runScriptMain, UsageError, wholeOption } from './support/cli.js';
 import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
-import { SUPERVISOR_ENTRY } from './support/supervisor-process.js';
 
 interface Options {
   minutes: number;
@@ -37,8 +37,6 @@ interface Options {
   out: string;
 }
 
-class UsageError extends Error {}
-
 const OPTIONS = {
   minutes: { type: 'string', default: '30' },
   instances: { type: 'string', default: '5' },
@@ -48,37 +46,18 @@ const OPTIONS = {
   out: { type: 'string' },
 } as const;
 
-/** parseArgs' own errors (an unknown flag, a missing value) are usage errors too, in its words. */
-function parsed() {
-  try {
-    return parseArgs({ options: OPTIONS, strict: true }).values;
-  } catch (err) {
-    throw new UsageError(describeError(err));
-  }
-}
-
 function options(): Options {
-  const values = parsed();
-  const whole = (name: string, text: string, min: number): number => {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number >= ${min}, got ${text}`);
-    return n;
-  };
-  const positive = (name: string, text: string): number => {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a number > 0, got ${text}`);
-    return n;
-  };
-  const minutes = positive('minutes', values.minutes);
-  const sampleMs = whole('sample-s', values['sample-s'], 1) * 1000;
-  const warmupMs = whole('warmup-s', values['warmup-s'], 0) * 1000;
+  const values = parseOptions(() => parseArgs({ options: OPTIONS, strict: true }).values);
+  const minutes = positiveOption('minutes', values.minutes);
+  const sampleMs = wholeOption('sample-s', values['sample-s'], 1) * 1000;
+  const warmupMs = wholeOption('warmup-s', values['warmup-s'], 0) * 1000;
   if (warmupMs >= minutes * 60_000) throw new UsageError(`--warmup-s (${warmupMs / 1000}) must be shorter than --minutes (${minutes} min = ${minutes * 60} s)`);
   return {
     minutes,
-    instances: whole('instances', values.instances, 1),
+    instances: wholeOption('instances', values.instances, 1),
     sampleMs,
     warmupMs,
-    floorMiBPerHour: positive('floor-mib-h', values['floor-mib-h']),
+    floorMiBPerHour: positiveOption('floor-mib-h', values['floor-mib-h']),
     out: resolve(values.out ?? join('data', 'soak', new Date().toISOString().replace(/[:.]/g, '-'))),
   };
 }
@@ -197,7 +176,7 @@ function leftovers(run: DemoRun): string[] {
 
 async function main(): Promise<number> {
   const opts = options();
-  if (!existsSync(SUPERVISOR_ENTRY)) throw new UsageError(`${SUPERVISOR_ENTRY} is missing: run npm run build first`);
+  requireBuiltSupervisor();
   const rule: SoakRule = { ...DEFAULT_SOAK_RULE, floorMiBPerHour: opts.floorMiBPerHour };
   const ids = Array.from({ length: opts.instances }, (_, i) => `soak-${i + 1}`);
   const machine = machineFacts(CHROME_PATH, chromiumProcessCount());
@@ -356,10 +335,4 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`soak: ${err instanceof UsageError ? err.message : ((err as Error).stack ?? String(err))}\n`);
-    process.exit(err instanceof UsageError ? 2 : 1);
-  },
-);
+runScriptMain('soak', main);

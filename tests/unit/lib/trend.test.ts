@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../lib/seeded-random.js';
 import { detectLeak, linearTrend, type LeakRule, type TrendSample } from '../../../lib/trend.js';
 
 const HOUR = 3_600_000;
 const MB = 1024 * 1024;
 const START = Date.UTC(2025, 0, 1);
-
-/** mulberry32: a tiny seeded generator, so the "random" noise is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One sample a minute for `hours`, value f(hours since start). */
 function series(hours: number, f: (h: number) => number): TrendSample[] {

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../lib/seeded-random.js';
 import type { TrendSample } from '../../../lib/trend.js';
 import { pidChanges, soakVerdict, verdictLabel } from '../../../scripts/soak/verdict.js';
 
 const MIB = 1024 ** 2;
 const START = Date.UTC(2025, 0, 1);
 const SAMPLE_MS = 10_000;
-
-/** mulberry32: seeded, so the "random" noise is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A 30-minute soak sampled every 10 s: value in MiB as f(hours since start), returned in bytes. */
 function soak(f: (hours: number) => number, minutes = 30): TrendSample[] {
