@@ -12,7 +12,7 @@ export interface LifeSample {
 export interface SupervisorMemoryRule {
   /** Samples this soon after a life's first are its warm-up (caches, JIT), not growth. */
   warmupMs: number;
-  /** A life is judged on its own only when it lasts this long after its warm-up. */
+  /** A life is judged on its own, and the run's peaks compared, only over at least this long. */
   minLifeMs: number;
   /** The last third's highest PSS may exceed the first third's by this fraction… */
   maxRise: number;
@@ -50,7 +50,8 @@ export function judgeSupervisorMemory(samples: readonly LifeSample[], rule: Supe
     const highest = (list: LifeSample[]) => (list.length === 0 ? null : Math.max(...list.map((s) => s.v)));
     firstThirdMaxBytes = highest(sorted.filter((s) => s.t - start <= span / 3));
     lastThirdMaxBytes = highest(sorted.filter((s) => s.t - start >= (2 * span) / 3));
-    if (firstThirdMaxBytes !== null && lastThirdMaxBytes !== null && span > 0) {
+    // Over a short run the first third is little more than the first warm-up: nothing to compare.
+    if (firstThirdMaxBytes !== null && lastThirdMaxBytes !== null && span >= rule.minLifeMs) {
       const rise = lastThirdMaxBytes - firstThirdMaxBytes;
       if (rise > rule.minRiseBytes && rise > firstThirdMaxBytes * rule.maxRise) {
         violations.push(`supervisor PSS peaks rose through the run: ${mib(firstThirdMaxBytes)} MiB in the first third, ${mib(lastThirdMaxBytes)} MiB in the last`);

@@ -39,6 +39,12 @@ describe('the chaos run’s supervisor memory verdict', () => {
     expect(flat.violations).toEqual([]);
   });
 
+  it('does not compare the peaks of a run shorter than a judged life (the first third is only the warm-up)', () => {
+    // A two-fault run: linked, one restart, and the samples climb from warm-up to working size.
+    const samples = [...life(0, 0, 2, (i) => 70 + i * 3), ...life(1, 2, 3, (i) => 80 + i * 8)];
+    expect(judgeSupervisorMemory(samples).violations).toEqual([]);
+  });
+
   it('says nothing without samples', () => {
     expect(judgeSupervisorMemory([])).toEqual({ firstThirdMaxBytes: null, lastThirdMaxBytes: null, longestLife: null, violations: [] });
   });
