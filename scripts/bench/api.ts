@@ -26,6 +26,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sleep, withTimeout } from '../../lib/timeout.js';
+import { Checks } from '../../src/checks/checks.js';
+import { checkSettings } from '../../src/checks/settings.js';
 import { createApp } from '../../src/api/app.js';
 import { closeServer, listen } from '../../src/api/server.js';
 import { secretValues } from '../../src/config/index.js';
@@ -164,7 +166,8 @@ async function setUp(started: Started, ids: readonly string[], workDir: string, 
   });
   if (deadlockedCreations > 0) progress(`${deadlockedCreations} creation(s) deadlocked in the database and were tried again`);
 
-  const app = createApp({ pool, fleet, config, log, version: 'bench', startedAt: new Date(), shuttingDown });
+  const checks = new Checks({ fleet, log, settings: checkSettings(config) });
+  const app = createApp({ pool, fleet, checks, config, log, version: 'bench', startedAt: new Date(), shuttingDown });
   const server = (started.server = await listen(app, '127.0.0.1', 0));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   progress(`serving on ${baseUrl}`);

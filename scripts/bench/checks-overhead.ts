@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mapLimit } from '../../lib/limiter.js';
+import pLimit from 'p-limit';
 import { sleep } from '../../lib/timeout.js';
 import { Checks } from '../../src/checks/checks.js';
 import { checkSettings } from '../../src/checks/settings.js';
@@ -99,9 +99,8 @@ async function main(): Promise<void> {
     await fleet.start();
     const f = fleet;
     progress(`starting and linking ${instances} stand-in instances`);
-    await mapLimit(
+    await pLimit(LINK_CONCURRENCY).map(
       Array.from({ length: instances }, (_, i) => `bench-${String(i).padStart(3, '0')}`),
-      LINK_CONCURRENCY,
       async (id) => {
         await f.create(id);
         await waitForStatus(f, id, 'QR_REQUIRED', 120_000);

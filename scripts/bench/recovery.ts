@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { sleep } from '../../lib/timeout.js';
 import { listEvents } from '../../src/db/events.js';
-import type { InstanceLive } from '../../src/supervisor/instance-handle.js';
+import type { InstanceLive } from '../../src/supervisor/instance/handle.js';
 import { createLinked, SESSION_PERSIST_MS } from '../../tests/support/fleet.js';
 import { CHROME_PATH, runFleetBench, type FleetBenchRun, type RunningFleet } from './support/fleet-run.js';
 import { describeError, LoadWatch, machineFacts, progress } from './support/machine.js';

@@ -9,8 +9,8 @@ import { requireApiKey } from './auth.js';
 import { errorHandler, notFound } from './http-errors.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
-import { Checks } from '../checks/checks.js';
-import { checkSettings } from '../checks/settings.js';
+import type { Checks } from '../checks/checks.js';
+import { ShuttingDownError } from '../errors/index.js';
 import type { WebhookStats } from '../webhooks/dispatcher.js';
 import { checksRouter } from './routes/checks.js';
 import { demoRouter } from './routes/demo.js';
@@ -31,35 +31,28 @@ export interface AppDeps {
   shuttingDown: () => boolean;
   /** Asks the webhook dispatcher to deliver soon (after a manual retry). */
   wakeWebhooks?: () => void;
-  /** The check loops, for the health check on demand and the memory report; default: loops not started. */
-  checks?: Checks;
+  /** The check loops, for the health check on demand and the memory report. */
+  checks: Checks;
   /** Webhook delivery counters for /metrics. */
   webhookStats?: () => WebhookStats;
 }
 
 const refuseWritesDuringShutdown =
   (shuttingDown: () => boolean): RequestHandler =>
-  (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD' && shuttingDown()) {
-      res.setHeader('Retry-After', '10');
-      res.status(503).json({ error: { code: 'SHUTTING_DOWN', message: 'the supervisor is shutting down' } });
-      return;
-    }
-    next();
+  (req, _res, next) => {
+    next(req.method !== 'GET' && req.method !== 'HEAD' && shuttingDown() ? new ShuttingDownError() : undefined);
   };
 
 export function createApp(deps: AppDeps): Express {
-  const { pool, fleet, config } = deps;
+  const { pool, fleet, config, checks } = deps;
   const log = deps.log.child({ category: Category.API });
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(helmet());
-  // Without the running loops (an embedding host, a test), checks run on request only.
-  const checks = deps.checks ?? new Checks({ fleet, log, settings: checkSettings(config) });
   const metrics = new Metrics(fleet, checks, deps.webhookStats);
   app.use(metrics.track);
-  app.use(healthzRouter(pool));
+  app.use(healthzRouter(fleet));
   // The dashboard's static files are public; everything they fetch needs the key.
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '5m' }));
   const auth = requireApiKey({ apiKey: config.apiKey, disabled: config.authDisabled, failuresPerMinute: config.apiAuthFailuresPerMinute, log });
@@ -73,7 +66,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
   app.use(healthRouter({ ...deps, checks, demo: config.waFleetFakeWeb }));
   app.use(instancesRouter(fleet, config, (id) => checks.memoryReport().instances.find((i) => i.instanceId === id) ?? null));
-  app.use(checksRouter(checks));
+  app.use(checksRouter(checks, fleet));
   app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet));
   app.use(notFound);

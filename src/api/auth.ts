@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { ERRORS } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
 
 export interface AuthOptions {
@@ -38,11 +39,11 @@ export function requireApiKey(options: AuthOptions): RequestHandler {
     const current = failures.get(ip);
     if (current && current.count >= options.failuresPerMinute) {
       res.setHeader('Retry-After', String(Math.ceil((current.since + 60_000 - t) / 1000)));
-      res.status(429).json({ error: { code: 'TOO_MANY_ATTEMPTS', message: 'too many failed API key attempts; wait a minute' } });
+      res.status(ERRORS.TOO_MANY_ATTEMPTS.status).json({ error: { code: 'TOO_MANY_ATTEMPTS', message: 'too many failed API key attempts; wait a minute' } });
       return;
     }
     failures.set(ip, { count: (current?.count ?? 0) + 1, since: current?.since ?? t });
     options.log.warn('rejected a request without a valid API key', { ip, path: req.path });
-    res.status(401).json({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong X-API-Key' } });
+    res.status(ERRORS.UNAUTHORIZED.status).json({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong X-API-Key' } });
   };
 }

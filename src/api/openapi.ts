@@ -1,107 +1,336 @@
-import { DEMO_ACTIONS } from './schemas.js';
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import {
+  createInstanceBody,
+  demoDone,
+  demoParams,
+  errorResponse,
+  failedWebhookList,
+  failedWebhooksQuery,
+  healthCheckQuery,
+  healthCheckResult,
+  healthOverview,
+  idParams,
+  instanceDetails,
+  instanceEnvelope,
+  instanceList,
+  instanceRemoved,
+  liveness,
+  memoryReport,
+  pairingCodeBody,
+  pairingCodeView,
+  qrView,
+  streamToken,
+  webhookIdParams,
+  webhookRetried,
+} from './schemas.js';
+import { ERRORS, type ErrorCode } from '../errors/index.js';
 
-/** The OpenAPI 3 description of the API, written by hand next to the routes it describes. */
+/*
+ * The OpenAPI 3 document, generated from the zod schemas in ./schemas.ts: the request schemas
+ * here are the objects the routes parse with, so what is documented is what is enforced. Every
+ * route of src/api/app.ts and src/api/routes/ is registered below; tests check both directions
+ * (every documented route answers, and the answers match the documented schemas) and lint the
+ * result with Redocly's recommended rules.
+ */
 
-const error = { $ref: '#/components/responses/Error' };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } };
-const instance = { $ref: '#/components/schemas/Instance' };
-const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
-const ok = (description: string, schema: unknown = { type: 'object' }) => ({ description, ...json(schema) });
+const API_KEY = 'apiKey';
+const STREAM_TOKEN = 'streamToken';
+const WITH_KEY = [{ [API_KEY]: [] }];
 
-function op(summary: string, responses: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return { summary, ...extra, responses: { ...responses, 400: error, 401: error, 404: error, 429: error, 503: error } };
+type Tag = 'instances' | 'linking' | 'health' | 'events' | 'webhooks' | 'demo' | 'meta';
+
+const TAGS: Array<{ name: Tag; description: string }> = [
+  { name: 'instances', description: 'Create, list, inspect, start, stop and delete WhatsApp Web sessions.' },
+  { name: 'linking', description: 'Link a phone to an instance: by QR code or by pairing code.' },
+  { name: 'health', description: 'Liveness, the fleet overview, the health checks on demand and the memory report.' },
+  { name: 'events', description: 'Server-Sent Events of status, QR, health and memory alerts.' },
+  { name: 'webhooks', description: 'Notifications that could not be delivered (dead-lettered), and sending them again.' },
+  { name: 'demo', description: 'Demo mode only (WA_FLEET_FAKE_WEB): drive the fake WhatsApp Web without a phone.' },
+  { name: 'meta', description: 'This document and the Prometheus metrics.' },
+];
+
+/** Codes every route behind the key may answer: the key's refusals, and the generic 500. */
+const GUARDED: ErrorCode[] = ['UNAUTHORIZED', 'TOO_MANY_ATTEMPTS', 'INTERNAL'];
+/** A JSON body: unreadable, too large, or not matching its schema. */
+const BODY: ErrorCode[] = ['VALIDATION_FAILED', 'INVALID_JSON', 'BODY_TOO_LARGE'];
+/** An instance id in the path. */
+const ID: ErrorCode[] = ['VALIDATION_FAILED', 'INSTANCE_NOT_FOUND'];
+
+/**
+ * The error responses of an operation, one per status, each status and meaning taken from the
+ * registry of codes (src/errors): a code cannot be documented under a status it does not have.
+ */
+function errorResponses(codes: readonly ErrorCode[]): RouteConfig['responses'] {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const { status } = ERRORS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus]
+      .sort(([a], [b]) => a - b)
+      .map(([status, list]) => [
+        status,
+        { description: list.map((code) => `${code}: ${ERRORS[code].meaning}`).join('; '), content: { 'application/json': { schema: errorResponse } } },
+      ]),
+  );
 }
 
-const instanceAction = (summary: string) => ({
-  post: op(summary, { 200: ok('the instance afterwards', { type: 'object', properties: { instance } }) }, { parameters: [idParam] }),
-});
+const json = (description: string, schema: z.ZodType) => ({ description, content: { 'application/json': { schema } } });
 
-export function openApiDocument(version: string) {
-  return {
-    openapi: '3.0.3',
-    info: { title: 'wa-fleet', version, description: 'Supervisor of a fleet of WhatsApp Web sessions. Every route but /healthz needs X-API-Key.' },
-    security: [{ apiKey: [] }],
-    paths: {
-      '/healthz': { get: { summary: 'Liveness: process up, database reachable', security: [], responses: { 200: ok('alive'), 503: ok('database down') } } },
-      '/api/instances': {
-        post: op('Create an instance (started when enabled)', { 201: ok('created', { type: 'object', properties: { instance } }), 409: error, 413: error }, {
-          requestBody: { required: true, ...json({ $ref: '#/components/schemas/CreateInstance' }) },
-        }),
-        get: op('List instances with their live status', { 200: ok('instances', { type: 'object', properties: { instances: { type: 'array', items: instance } } }) }),
-      },
-      '/api/instance/{id}/details': {
-        get: op('Row, live status, health, reconnects, worker, linked phone, last events', { 200: ok('details') }, { parameters: [idParam] }),
-      },
-      '/api/instance/{id}/enable': instanceAction('Mark the instance to run, and start it'),
-      '/api/instance/{id}/disable': instanceAction('Stop the instance and keep it stopped (the session stays on disk)'),
-      '/api/instance/{id}/restart': instanceAction('Stop and start the worker'),
-      '/api/instance/{id}/logout': instanceAction('Unlink the phone and forget the session'),
-      '/api/instance/{id}': { delete: op('Stop, wipe the session, delete the instance', { 200: ok('removed') }, { parameters: [idParam] }) },
-      '/api/instance/{id}/qr': {
-        get: op('The current QR (starts an idled worker)', {
-          200: { description: 'QR', content: { 'application/json': { schema: { type: 'object', properties: { qr: { type: 'string' }, dataUrl: { type: 'string' }, at: { type: 'string' } } } }, 'image/png': { schema: { type: 'string', format: 'binary' } } } },
-          409: error,
-        }, { parameters: [idParam] }),
-      },
-      '/api/instance/{id}/pairing-code': {
-        post: op('A pairing code for linking by phone number', { 200: ok('code, expiry, attempts'), 409: error }, {
-          parameters: [idParam],
-          requestBody: { required: true, ...json({ type: 'object', required: ['phone'], additionalProperties: false, properties: { phone: { type: 'string', pattern: '^\\d{6,15}$' } } }) },
-        }),
-      },
-      '/api/health': { get: op('Database, instances by status and health, uptime, version', { 200: ok('overview') }) },
-      '/api/health/check': {
-        post: op('Run the health check now (and the deep one with ?deep=1); returns the verdicts', { 200: ok('verdicts') }, {
-          parameters: [{ name: 'deep', in: 'query', required: false, schema: { type: 'string', enum: ['0', '1', 'true', 'false'] } }],
-        }),
-      },
-      '/api/memory/report': { get: op('Latest memory samples per instance and for the fleet', { 200: ok('report') }) },
-      '/api/events': {
-        get: op('Server-Sent Events of status, QR, health and memory alerts', { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } }, {
-          parameters: [{ name: 'token', in: 'query', required: false, schema: { type: 'string' }, description: 'from POST /api/events/token, for EventSource' }],
-        }),
-      },
-      '/api/events/token': { post: op('A short-lived token for EventSource', { 200: ok('token and expiry') }) },
-      '/api/webhooks/failed': {
-        get: op('Dead-lettered webhooks', { 200: ok('failed') }, { parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 500 } }] }),
-      },
-      '/api/webhooks/{id}/retry': {
-        post: op('Send a dead-lettered webhook again', { 200: ok('pending again') }, { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^\\d+$' } }] }),
-      },
-      '/api/demo/{id}/{action}': {
-        post: op('Demo mode only: act on the fake WhatsApp Web', { 200: ok('done'), 409: error }, {
-          parameters: [idParam, { name: 'action', in: 'path', required: true, schema: { type: 'string', enum: [...DEMO_ACTIONS] } }],
-        }),
-      },
-      '/api/openapi.json': { get: op('This document', { 200: ok('OpenAPI 3') }) },
-      '/metrics': { get: op('Prometheus metrics', { 200: { description: 'text/plain', content: { 'text/plain': { schema: { type: 'string' } } } } }) },
+interface Operation {
+  method: RouteConfig['method'];
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: Tag;
+  /** Default: the API key. */
+  security?: RouteConfig['security'];
+  request?: RouteConfig['request'];
+  /** The success responses (and anything that is not a registered error). */
+  responses: RouteConfig['responses'];
+  /** The error codes it may answer; GUARDED is added when the API key guards it. */
+  errors?: ErrorCode[];
+}
+
+/** A documented operation: its route config for the generator, and the error codes it may answer. */
+export interface ApiOperation {
+  config: RouteConfig;
+  errors: readonly ErrorCode[];
+}
+
+function operation(op: Operation): ApiOperation {
+  const { tag, security = WITH_KEY, errors = [], responses, ...rest } = op;
+  const codes = security.length > 0 ? [...GUARDED, ...errors] : errors;
+  return { config: { ...rest, tags: [tag], security, responses: { ...responses, ...errorResponses(codes) } }, errors: codes };
+}
+
+const instanceAction = (action: string, operationId: string, summary: string, description: string, errors: ErrorCode[]): ApiOperation =>
+  operation({
+    method: 'post',
+    path: `/api/instance/{id}/${action}`,
+    operationId,
+    summary,
+    description,
+    tag: 'instances',
+    request: { params: idParams },
+    responses: { 200: json('The instance afterwards.', instanceEnvelope) },
+    errors: [...ID, 'SHUTTING_DOWN', ...errors],
+  });
+
+/** Every route the app serves, in the order of the document. */
+export const API_OPERATIONS: readonly ApiOperation[] = [
+  operation({
+    method: 'get',
+    path: '/healthz',
+    operationId: 'getLiveness',
+    summary: 'Liveness: the process answers (the database is reported, not required)',
+    description:
+      'For process managers and load balancers: 200 while the process answers, also through a database outage (the fleet keeps its sessions up and records what happened when the database is back). Needs no key and tells nothing else.',
+    tag: 'health',
+    security: [],
+    responses: {
+      200: json('Alive.', liveness),
+      '4XX': { description: 'The HTTP server refused a malformed request (400 Bad Request, 431 Request Header Fields Too Large); no body.' },
     },
-    components: {
-      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
-      responses: {
-        Error: ok('error', { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } }),
-      },
-      schemas: {
-        CreateInstance: {
-          type: 'object',
-          required: ['id'],
-          additionalProperties: false,
-          properties: { id: idParam.schema, enabled: { type: 'boolean' }, webhookUrl: { type: 'string', format: 'uri', nullable: true } },
-        },
-        Instance: {
-          type: 'object',
-          properties: {
-            id: { type: 'string' },
-            enabled: { type: 'boolean' },
-            connectionStatus: { type: 'string', enum: ['INITIALIZING', 'LOADING', 'QR_REQUIRED', 'CONNECTED', 'DISCONNECTED', 'RECONNECTING', 'AUTH_FAILURE'] },
-            statusReason: { type: 'string', nullable: true },
-            health: { type: 'string', enum: ['healthy', 'disconnected', 'degraded', 'stuck', 'zombie', 'corrupted', 'not_found'] },
-            healthReason: { type: 'string', nullable: true },
-            reconnectAttempts: { type: 'integer' },
-            nextReconnectAt: { type: 'string', nullable: true },
-          },
-        },
+  }),
+  operation({
+    method: 'post',
+    path: '/api/instances',
+    operationId: 'createInstance',
+    summary: 'Create an instance (and start it, when enabled)',
+    tag: 'instances',
+    request: { body: { required: true, content: { 'application/json': { schema: createInstanceBody } } } },
+    responses: { 201: json('Created.', instanceEnvelope) },
+    errors: [...BODY, 'INSTANCE_EXISTS', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE'],
+  }),
+  operation({
+    method: 'get',
+    path: '/api/instances',
+    operationId: 'listInstances',
+    summary: 'List every instance with its live status',
+    description: 'With the database away it still answers (`database: "down"`), from the live view and the last rows read.',
+    tag: 'instances',
+    responses: { 200: json('Every instance.', instanceList) },
+  }),
+  operation({
+    method: 'get',
+    path: '/api/instance/{id}/details',
+    operationId: 'getInstanceDetails',
+    summary: 'One instance in full: row, live status, health, worker, phone, memory, last 20 events',
+    tag: 'instances',
+    request: { params: idParams },
+    responses: { 200: json('The instance in full.', instanceDetails) },
+    errors: ID,
+  }),
+  instanceAction('enable', 'enableInstance', 'Mark the instance to run, and start it', 'Idempotent; the change is recorded.', ['DATABASE_UNAVAILABLE', 'WORKER_START_FAILED']),
+  instanceAction('disable', 'disableInstance', 'Stop the instance and keep it stopped', 'Idempotent; the session stays on disk.', ['DATABASE_UNAVAILABLE']),
+  instanceAction('restart', 'restartInstance', 'Stop and start the worker', 'The saved session comes back without a QR.', ['WORKER_START_FAILED']),
+  instanceAction('logout', 'logoutInstance', 'Unlink the phone and forget the session', 'With no worker running, the saved session is wiped directly.', [
+    'IPC_CLOSED',
+    'IPC_TIMEOUT',
+  ]),
+  operation({
+    method: 'delete',
+    path: '/api/instance/{id}',
+    operationId: 'deleteInstance',
+    summary: 'Stop the instance, wipe its session and delete it',
+    tag: 'instances',
+    request: { params: idParams },
+    responses: { 200: json('Deleted.', instanceRemoved) },
+    errors: [...ID, 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE'],
+  }),
+  operation({
+    method: 'get',
+    path: '/api/instance/{id}/qr',
+    operationId: 'getInstanceQr',
+    summary: 'The current QR code, as JSON or PNG',
+    description: 'Starts a worker idled by QR_IDLE_TIMEOUT_MS and waits up to 20 s for its QR. Send `Accept: image/png` for the image.',
+    tag: 'linking',
+    request: { params: idParams },
+    responses: {
+      200: {
+        description: 'The QR code.',
+        content: { 'application/json': { schema: qrView }, 'image/png': { schema: z.string().meta({ format: 'binary' }) } },
       },
     },
-  };
+    errors: [...ID, 'ALREADY_CONNECTED', 'QR_NOT_READY', 'WORKER_START_FAILED'],
+  }),
+  operation({
+    method: 'post',
+    path: '/api/instance/{id}/pairing-code',
+    operationId: 'requestPairingCode',
+    summary: 'A pairing code to link a phone by its number',
+    description: 'At most PAIRING_MAX_ATTEMPTS codes per PAIRING_WINDOW_MS per instance. The code is valid for a minute.',
+    tag: 'linking',
+    request: { params: idParams, body: { required: true, content: { 'application/json': { schema: pairingCodeBody } } } },
+    responses: { 200: json('The code, its expiry and the attempts used.', pairingCodeView) },
+    errors: [...ID, ...BODY, 'ALREADY_CONNECTED', 'WORKER_NOT_RUNNING', 'PAIRING_LIMIT', 'QR_NOT_READY', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE', 'IPC_CLOSED', 'IPC_TIMEOUT'],
+  }),
+  operation({
+    method: 'get',
+    path: '/api/health',
+    operationId: 'getHealth',
+    summary: 'The fleet overview: database, instances by status and health, check loops, uptime, version',
+    tag: 'health',
+    responses: { 200: json('The overview.', healthOverview) },
+  }),
+  operation({
+    method: 'post',
+    path: '/api/health/check',
+    operationId: 'runHealthCheck',
+    summary: 'Run the health check now (and the deep one with ?deep=1)',
+    tag: 'health',
+    request: { query: healthCheckQuery },
+    responses: { 200: json("Every instance's verdict.", healthCheckResult) },
+    errors: ['VALIDATION_FAILED', 'SHUTTING_DOWN'],
+  }),
+  operation({
+    method: 'get',
+    path: '/api/memory/report',
+    operationId: 'getMemoryReport',
+    summary: 'Memory per instance and for the fleet, from the latest samples',
+    tag: 'health',
+    responses: { 200: json('The report.', memoryReport) },
+  }),
+  operation({
+    method: 'post',
+    path: '/api/events/token',
+    operationId: 'createEventStreamToken',
+    summary: 'A short-lived token to open the event stream with EventSource',
+    description: 'EventSource cannot send headers: open `/api/events?token=…` with this token instead. It expires after 5 minutes.',
+    tag: 'events',
+    responses: { 200: json('The token.', streamToken) },
+  }),
+  operation({
+    method: 'get',
+    path: '/api/events',
+    operationId: 'streamEvents',
+    summary: 'Server-Sent Events of status, QR, health and memory alerts',
+    description:
+      'Each event is `event: <name>` and `data: <JSON payload>`, with a keep-alive comment every 15 s. Authenticated by X-API-Key, or by `?token=` from POST /api/events/token (UNAUTHORIZED when the token is unknown or expired).',
+    tag: 'events',
+    security: [{ [API_KEY]: [] }, { [STREAM_TOKEN]: [] }],
+    responses: { 200: { description: 'The stream, open until the client leaves.', content: { 'text/event-stream': { schema: z.string() } } } },
+  }),
+  operation({
+    method: 'get',
+    path: '/api/webhooks/failed',
+    operationId: 'listFailedWebhooks',
+    summary: 'Dead-lettered webhooks, newest first',
+    tag: 'webhooks',
+    request: { query: failedWebhooksQuery },
+    responses: { 200: json('The dead-lettered webhooks.', failedWebhookList) },
+    errors: ['VALIDATION_FAILED'],
+  }),
+  operation({
+    method: 'post',
+    path: '/api/webhooks/{id}/retry',
+    operationId: 'retryWebhook',
+    summary: 'Send a dead-lettered webhook again',
+    tag: 'webhooks',
+    request: { params: webhookIdParams },
+    responses: { 200: json('Queued again with a fresh attempt budget.', webhookRetried) },
+    errors: ['VALIDATION_FAILED', 'WEBHOOK_NOT_DEAD', 'SHUTTING_DOWN'],
+  }),
+  operation({
+    method: 'post',
+    path: '/api/demo/{id}/{action}',
+    operationId: 'runDemoAction',
+    summary: 'Demo mode only: make the fake WhatsApp Web of an instance scan, log out, crash, …',
+    description: 'Served only when WA_FLEET_FAKE_WEB is on; elsewhere the route does not exist (404 NOT_FOUND).',
+    tag: 'demo',
+    request: { params: demoParams },
+    responses: { 200: json('Done.', demoDone) },
+    errors: [...ID, 'NOT_FOUND', 'DEMO_MODE_OFF', 'WORKER_NOT_RUNNING', 'SHUTTING_DOWN', 'IPC_CLOSED', 'IPC_TIMEOUT'],
+  }),
+  operation({
+    method: 'get',
+    path: '/api/openapi.json',
+    operationId: 'getOpenApiDocument',
+    summary: 'This document',
+    tag: 'meta',
+    responses: { 200: json('The OpenAPI 3.1 document.', z.record(z.string(), z.unknown())) },
+  }),
+  operation({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics',
+    tag: 'meta',
+    responses: { 200: { description: 'The Prometheus text exposition format.', content: { 'text/plain': { schema: z.string() } } } },
+  }),
+];
+
+type GeneratedDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+export type OpenApiDocument = GeneratedDocument & { paths: NonNullable<GeneratedDocument['paths']> };
+
+/** The OpenAPI 3.1 document of the API, generated from API_OPERATIONS and the schemas they name. */
+export function openApiDocument(version: string): OpenApiDocument {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', API_KEY, { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API_KEY from the environment.' });
+  registry.registerComponent('securitySchemes', STREAM_TOKEN, {
+    type: 'apiKey',
+    in: 'query',
+    name: 'token',
+    description: 'From POST /api/events/token; accepted by GET /api/events only.',
+  });
+  for (const op of API_OPERATIONS) registry.registerPath(op.config);
+  const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'wa-fleet',
+      version,
+      description:
+        'Supervisor of a fleet of WhatsApp Web sessions (whatsapp-web.js, one worker process per instance). ' +
+        'Every route but /healthz needs X-API-Key. Errors are `{"error": {"code", "message"}}`.',
+      license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
+    },
+    servers: [{ url: '/', description: 'This supervisor' }],
+    security: WITH_KEY,
+    tags: TAGS,
+  });
+  return { ...document, paths: document.paths ?? {} };
 }

@@ -1,31 +1,40 @@
 import type { Instance, InstanceEvent } from '../domain/instance.js';
-import type { InstanceHandle } from '../supervisor/instance-handle.js';
+import type { InstanceHandle } from '../supervisor/instance/handle.js';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
-/** The JSON form of an instance: its row with the live view laid over it (camelCase, no secrets). */
-export function instanceView(row: Instance, handle: InstanceHandle | undefined, now = Date.now()) {
+/** Fields only the database knows; with it away they are shown from the last read and named in `stale`. */
+const ROW_ONLY_FIELDS = ['enabled', 'webhookUrl', 'lastConnectedAt', 'createdAt', 'updatedAt'] as const;
+
+/**
+ * The JSON form of an instance: its row with the live view laid over it (camelCase, no secrets).
+ * `row` is the fresh row, or with `stale` set the last one read (null if none was): the live
+ * fields are current either way, and `stale` names the ones that may not be.
+ */
+export function instanceView(row: Instance | null, handle: InstanceHandle | undefined, options: { stale?: boolean; now?: number } = {}) {
   const live = handle?.live;
+  const now = options.now ?? Date.now();
   return {
-    id: row.id,
-    enabled: row.enabled,
-    connectionStatus: live?.status ?? row.connectionStatus,
-    statusReason: live ? live.reason : row.statusReason,
-    statusChangedAt: iso(live?.statusChangedAt ?? row.statusChangedAt),
-    health: handle?.health ?? row.health,
-    healthReason: handle?.healthReason ?? row.healthReason,
-    reconnectAttempts: live?.reconnectAttempts ?? row.reconnectAttempts,
+    id: row?.id ?? handle?.id ?? '',
+    enabled: row?.enabled ?? null,
+    connectionStatus: live?.status ?? row?.connectionStatus ?? null,
+    statusReason: live ? live.reason : (row?.statusReason ?? null),
+    statusChangedAt: iso(live?.statusChangedAt ?? row?.statusChangedAt),
+    health: live?.health ?? row?.health ?? null,
+    healthReason: live ? live.healthReason : (row?.healthReason ?? null),
+    reconnectAttempts: live?.reconnectAttempts ?? row?.reconnectAttempts ?? 0,
     nextReconnectAt: iso(live?.nextReconnectAt),
     waitingForHuman: live?.blockedBy ?? null,
-    phone: { wid: live?.wid ?? row.wid, pushName: live?.pushName ?? row.pushName },
-    webhookUrl: row.webhookUrl,
+    phone: { wid: live?.wid ?? row?.wid ?? null, pushName: live?.pushName ?? row?.pushName ?? null },
+    webhookUrl: row?.webhookUrl ?? null,
     worker: live?.workerPid
       ? { pid: live.workerPid, browserPid: live.browserPid, uptimeMs: live.startedAt ? now - live.startedAt.getTime() : null }
       : null,
-    lastConnectedAt: iso(row.lastConnectedAt),
-    lastError: row.lastError,
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
+    lastConnectedAt: iso(row?.lastConnectedAt),
+    lastError: live ? live.lastError : (row?.lastError ?? null),
+    createdAt: iso(row?.createdAt),
+    updatedAt: iso(row?.updatedAt),
+    ...(options.stale ? { stale: [...ROW_ONLY_FIELDS] } : {}),
   };
 }
 

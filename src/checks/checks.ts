@@ -184,7 +184,7 @@ export class Checks {
         instanceId: handle.id,
         status: handle.live.status,
         health: handle.health,
-        healthReason: handle.healthReason,
+        healthReason: handle.live.healthReason,
         checkedAt: o.verdict ? new Date(o.verdict.at).toISOString() : null,
         consecutivePingFailures: o.consecutivePingFailures,
         lastPing: o.lastPing ? { ok: o.lastPing.ok, state: o.lastPing.state, latencyMs: o.lastPing.latencyMs, at: new Date(o.lastPing.at).toISOString() } : null,
@@ -207,11 +207,9 @@ export class Checks {
   }
 
   private async enabledFlags(): Promise<ReadonlyMap<string, boolean>> {
-    try {
-      this.flags = new Map((await this.options.fleet.repo.list()).map((r) => [r.id, r.enabled]));
-    } catch (err) {
-      this.log.warn(`could not read the instances, judging with the last known enabled flags: ${coerceError(err).message}`);
-    }
+    const rows = await this.options.fleet.rows();
+    if (rows) this.flags = new Map(rows.map((r) => [r.id, r.enabled]));
+    else this.log.debug('database away: judging with the last known enabled flags');
     return this.flags;
   }
 

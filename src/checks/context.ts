@@ -1,13 +1,10 @@
-import { createLimiter } from '../../lib/limiter.js';
+import pLimit from 'p-limit';
 import { coerceError } from '../../lib/errors.js';
 import type { Logger } from '../logger/index.js';
 import type { Fleet } from '../supervisor/fleet.js';
-import type { InstanceHandle } from '../supervisor/instance-handle.js';
+import type { InstanceHandle } from '../supervisor/instance/handle.js';
 import type { Observations } from './observations.js';
 import type { CheckSettings } from './settings.js';
-
-/** Extra time an IPC request gets over the worker's own timeout, so the worker's answer (even its timeout error) arrives. */
-export const IPC_MARGIN_MS = 1_000;
 
 /** What every check loop shares; built once by `Checks`. */
 export interface CheckContext {
@@ -27,8 +24,8 @@ export interface CheckContext {
 }
 
 /**
- * `fn` over every instance, at most `concurrency` at once. One instance's failure is logged and
- * does not stop the others (unlike mapLimit): one broken worker must not blind the checks to the rest.
+ * `fn` over every instance, at most `concurrency` at once, started in list order. One instance's
+ * failure is logged and does not stop the others: one broken worker must not blind the checks to the rest.
  */
 export async function forEachInstance(
   handles: readonly InstanceHandle[],
@@ -36,7 +33,7 @@ export async function forEachInstance(
   log: Logger,
   fn: (handle: InstanceHandle) => Promise<void>,
 ): Promise<void> {
-  const limit = createLimiter(concurrency);
+  const limit = pLimit(concurrency);
   await Promise.all(
     handles.map((handle) =>
       limit(() => fn(handle)).catch((err: unknown) => log.warn(`check failed: ${coerceError(err).message}`, { instanceId: handle.id })),

@@ -1,6 +1,5 @@
 import { ConnectionStatus } from '../domain/instance.js';
-import { WorkerCommand, type DeepResult } from '../worker/protocol.js';
-import { forEachInstance, IPC_MARGIN_MS, type CheckContext } from './context.js';
+import { forEachInstance, type CheckContext } from './context.js';
 import type { Judge } from './judge.js';
 
 /**
@@ -23,7 +22,7 @@ export class DeepCheck {
       if (worker) {
         const seen = observations.of(handle.id);
         try {
-          const deep = await worker.request<DeepResult>(WorkerCommand.DEEP, { timeoutMs: settings.pingTimeoutMs }, settings.pingTimeoutMs + IPC_MARGIN_MS);
+          const deep = await worker.deep(settings.pingTimeoutMs);
           seen.deep = { storePresent: deep.storePresent, socketState: deep.socketState, at: Date.now() };
           seen.pageHeapBytes = deep.jsHeapUsedBytes;
         } catch {

@@ -1,5 +1,4 @@
-import { WorkerCommand, type PingResult } from '../worker/protocol.js';
-import { forEachInstance, IPC_MARGIN_MS, type CheckContext } from './context.js';
+import { forEachInstance, type CheckContext } from './context.js';
 import type { Judge } from './judge.js';
 
 /**
@@ -21,7 +20,7 @@ export class HealthCheck {
       if (worker) {
         const statusSince = handle.live.statusChangedAt.getTime();
         try {
-          const ping = await worker.request<PingResult>(WorkerCommand.PING, { timeoutMs: settings.pingTimeoutMs }, settings.pingTimeoutMs + IPC_MARGIN_MS);
+          const ping = await worker.ping(settings.pingTimeoutMs);
           observations.recordPing(handle.id, statusSince, { ok: true, state: ping.state, latencyMs: ping.latencyMs }, Date.now());
         } catch {
           observations.recordPing(handle.id, statusSince, { ok: false }, Date.now());

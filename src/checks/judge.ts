@@ -1,5 +1,5 @@
 import { Health } from '../domain/instance.js';
-import type { InstanceHandle } from '../supervisor/instance-handle.js';
+import type { InstanceHandle } from '../supervisor/instance/handle.js';
 import type { CheckContext } from './context.js';
 import type { Observation } from './observations.js';
 import { healthVerdict, needsRecovery, type Verdict } from './verdict.js';

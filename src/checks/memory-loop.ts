@@ -2,9 +2,8 @@ import { coerceError } from '../../lib/errors.js';
 import { ConnectionStatus } from '../domain/instance.js';
 import { Category } from '../logger/index.js';
 import type { MemoryAlertEvent } from '../supervisor/event-bus.js';
-import { toNotification, type InstanceHandle } from '../supervisor/instance-handle.js';
-import { WorkerCommand } from '../worker/protocol.js';
-import { IPC_MARGIN_MS, type CheckContext } from './context.js';
+import type { InstanceHandle } from '../supervisor/instance/handle.js';
+import type { CheckContext } from './context.js';
 import type { MemorySampler } from './memory-sampler.js';
 import {
   BYTES_PER_MB,
@@ -88,7 +87,8 @@ export class MemoryCheck {
     this.level = level;
     const message = `fleet memory ${level}: ${mb(totalBytes)} MB of ${mb(capBytes)} MB (${Math.round(usedPercent)}%), was ${previous}`;
     this.ctx.log[level === 'ok' ? 'info' : 'warn'](message);
-    if (level !== 'ok') this.ctx.fleet.events.emit('memory.alert', { instanceId: null, level, message, at: new Date() });
+    // Fleet-wide: no instance row, an outbox row for the global webhook URL.
+    if (level !== 'ok') void this.ctx.fleet.journal.record({ instanceId: null, notify: [{ name: 'memory.alert', payload: { instanceId: null, level, message, at: new Date() } }] });
   }
 
   private async act(d: InstanceMemoryDecision, action: RestartAction): Promise<void> {
@@ -103,22 +103,18 @@ export class MemoryCheck {
     const trend = d.trendMbPerHour === null ? 'n/a' : `${Math.round(d.trendMbPerHour)} MB/h`;
     const message = `${action}: ${mb(d.totalBytes)} MB (${Math.round(d.capUsedPercent)}% of the instance cap), trend ${trend}`;
     await this.ctx.exclusive(d.id, async () => {
-      const alert = { name: 'memory.alert', payload: { instanceId: d.id, level, message, at: new Date() } } as const;
       log.warn(`memory: restarting (${message})`, { instanceId: d.id });
-      await fleet.repo
-        .appendEvent(
-          d.id,
-          {
-            category: Category.MEMORY,
-            type: 'memory.restart',
-            reason: action,
-            severity: 'MEDIUM',
-            data: { totalMb: mb(d.totalBytes), capUsedPercent: Math.round(d.capUsedPercent), trendMbPerHour: d.trendMbPerHour, leakReason: d.leakReason },
-          },
-          [toNotification(alert, d.id)],
-        )
-        .catch((err: unknown) => log.warn(`could not record a memory restart: ${coerceError(err).message}`, { instanceId: d.id }));
-      fleet.events.emit(alert.name, alert.payload);
+      await fleet.journal.record({
+        instanceId: d.id,
+        event: {
+          category: Category.MEMORY,
+          type: 'memory.restart',
+          reason: action,
+          severity: 'MEDIUM',
+          data: { totalMb: mb(d.totalBytes), capUsedPercent: Math.round(d.capUsedPercent), trendMbPerHour: d.trendMbPerHour, leakReason: d.leakReason },
+        },
+        notify: [{ name: 'memory.alert', payload: { instanceId: d.id, level, message, at: new Date() } }],
+      });
       this.sampler.forget(d.id);
       // Polite: the worker is not the suspect, so its client is destroyed properly and the session saved.
       await handle.stop('restart');
@@ -132,7 +128,7 @@ export class MemoryCheck {
     const worker = handle.currentWorker;
     if (!worker) return false;
     try {
-      const gc = await worker.request<{ jsHeapUsedBytes: number | null }>(WorkerCommand.GC, { timeoutMs: settings.pingTimeoutMs }, settings.pingTimeoutMs + IPC_MARGIN_MS);
+      const gc = await worker.gc(settings.pingTimeoutMs);
       observations.of(handle.id).pageHeapBytes = gc.jsHeapUsedBytes;
     } catch (err) {
       log.warn(`forced GC failed: ${coerceError(err).message}`, { instanceId: handle.id });

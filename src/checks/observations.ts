@@ -1,4 +1,4 @@
-import type { InstanceLive } from '../supervisor/instance-handle.js';
+import type { InstanceLive } from '../supervisor/instance/handle.js';
 import type { RecoveryStep } from './recovery-ladder.js';
 import type { Verdict, VerdictInput } from './verdict.js';
 

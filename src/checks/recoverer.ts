@@ -127,15 +127,18 @@ export class Recoverer {
     this.counts.set(`${step}:${outcome}`, (this.counts.get(`${step}:${outcome}`) ?? 0) + 1);
     const level = outcome === 'succeeded' ? 'info' : 'warn';
     log[level](`recovery ${step} ${outcome} in ${record.durationMs} ms`, { instanceId: id, health: verdict.health, reason: verdict.reason, ...(error ? { error } : {}) });
-    await fleet.repo
-      .appendEvent(id, {
+    const severity = step === RecoveryStep.CLEANUP ? 'HIGH' : outcome === 'succeeded' ? 'LOW' : 'MEDIUM';
+    await fleet.journal.record({
+      instanceId: id,
+      event: {
         category: Category.HEALTH,
         type: `recovery.${step}`,
         reason: verdict.reason,
-        severity: step === RecoveryStep.CLEANUP ? 'HIGH' : outcome === 'succeeded' ? 'LOW' : 'MEDIUM',
+        severity,
         data: { step, ...(requested !== step ? { requested } : {}), outcome, durationMs: record.durationMs, attempt, health: verdict.health, ...(error ? { error } : {}) },
-      })
-      .catch((err: unknown) => log.warn(`could not record a recovery step: ${coerceError(err).message}`, { instanceId: id }));
+      },
+      notify: [{ name: 'recovery.step', payload: { instanceId: id, step, outcome, reason: verdict.reason, durationMs: record.durationMs, at: new Date() }, severity }],
+    });
     return record;
   }
 

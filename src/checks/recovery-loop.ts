@@ -1,5 +1,5 @@
 import { ConnectionStatus } from '../domain/instance.js';
-import type { InstanceHandle } from '../supervisor/instance-handle.js';
+import type { InstanceHandle } from '../supervisor/instance/handle.js';
 import { forEachInstance, type CheckContext } from './context.js';
 
 /** A live status younger than this may still be on its way to the database: not a discrepancy yet. */
@@ -34,7 +34,10 @@ export class RecoveryCheck {
   async tick(signal: AbortSignal): Promise<RecoveryTickResult> {
     const { fleet, settings, log } = this.ctx;
     const readAt = Date.now();
-    const rows = new Map((await fleet.repo.list()).map((r) => [r.id, r]));
+    const read = await fleet.rows();
+    // With the database away there is nothing to reconcile against, and the enabled flags are unknown.
+    if (read === null) return { started: [], reconciled: [] };
+    const rows = new Map(read.map((r) => [r.id, r]));
     const result: RecoveryTickResult = { started: [], reconciled: [] };
     await forEachInstance(fleet.list(), settings.concurrency, log, async (handle) => {
       const row = rows.get(handle.id);

@@ -1,11 +1,15 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import type { ConnectionStatus, Health, Instance, NewEvent } from '../domain/instance.js';
+import type { ConnectionStatus, Health, Instance } from '../domain/instance.js';
 import { InstanceExistsError, InstanceNotFoundError } from '../errors/index.js';
-import { insertNotifications, type Notification } from '../webhooks/outbox.js';
-import { insertEvent } from './events.js';
-import { inTransaction, type Connection, type Pool } from './pool.js';
+import type { Connection, Pool } from './pool.js';
 
-/** Columns a status transition may change besides the status itself. */
+/*
+ * The `instances` table. Reads take the pool; every write takes the connection of a transaction
+ * the journal opened, because a row change is never written without its audit event and its
+ * notifications (src/supervisor/journal.ts is the only caller of the writes).
+ */
+
+/** Columns a status change may set besides the status itself. */
 export interface TransitionPatch {
   reconnectAttempts?: number;
   lastError?: string | null;
@@ -13,21 +17,6 @@ export interface TransitionPatch {
   pushName?: string | null;
   lastConnectedAt?: Date | null;
 }
-
-export interface Transition {
-  from: ConnectionStatus;
-  to: ConnectionStatus;
-  reason?: string | null;
-  patch?: TransitionPatch;
-  /** The audit event written with it; from/to/reason are filled in. */
-  event: Pick<NewEvent, 'category' | 'type' | 'severity' | 'data'>;
-  /** Webhook notifications caused by this change, queued in the same transaction. */
-  notifications?: readonly Notification[];
-}
-
-export type TransitionResult =
-  | { applied: true; instance: Instance; seq: number }
-  | { applied: false; actual: ConnectionStatus | null };
 
 const PATCH_COLUMNS: Record<keyof TransitionPatch, string> = {
   reconnectAttempts: 'reconnect_attempts',
@@ -52,10 +41,7 @@ function toInstance(r: RowDataPacket): Instance {
     wid: r.wid,
     pushName: r.push_name,
     webhookUrl: r.webhook_url,
-    pairingCodeExpiresAt: r.pairing_code_expires_at,
     pairingCodeAttempts: Number(r.pairing_code_attempts),
-    ownerNode: r.owner_node,
-    leaseUntil: r.lease_until,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -63,36 +49,11 @@ function toInstance(r: RowDataPacket): Instance {
 
 const SELECT = 'SELECT * FROM instances';
 
-/** The `instances` table and its audit log. Every write that changes a row appends an event in the same transaction. */
 export class InstancesRepository {
   constructor(
     readonly pool: Pool,
     private readonly now: () => Date = () => new Date(),
-    /** Where notifications go besides each instance's own webhook_url. */
-    private readonly webhookTargets: { globalUrl?: string } = {},
   ) {}
-
-  private async queue(conn: Connection, notes: readonly Notification[] | undefined): Promise<void> {
-    if (notes && notes.length > 0) await insertNotifications(conn, notes, this.webhookTargets);
-  }
-
-  async create(id: string, options: { enabled?: boolean; webhookUrl?: string | null } = {}): Promise<Instance> {
-    const at = this.now();
-    await inTransaction(this.pool, async (conn) => {
-      try {
-        await conn.query(
-          `INSERT INTO instances (id, enabled, connection_status, status_reason, status_changed_at, webhook_url, created_at, updated_at)
-           VALUES (?, ?, 'DISCONNECTED', 'created', ?, ?, ?, ?)`,
-          [id, options.enabled === false ? 0 : 1, at, options.webhookUrl ?? null, at, at],
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code === 'ER_DUP_ENTRY') throw new InstanceExistsError(id);
-        throw err;
-      }
-      await insertEvent(conn, id, { category: 'SESSION', type: 'instance.created', toStatus: 'DISCONNECTED' }, at);
-    });
-    return this.require(id);
-  }
 
   async get(id: string): Promise<Instance | null> {
     const [rows] = await this.pool.query<RowDataPacket[]>(`${SELECT} WHERE id = ?`, [id]);
@@ -111,69 +72,10 @@ export class InstancesRepository {
     return rows.map(toInstance);
   }
 
-  /** Records the operator's intent. Returns whether it changed anything; an unchanged call writes no event. */
-  async setEnabled(id: string, enabled: boolean, notifications?: readonly Notification[]): Promise<{ changed: boolean; instance: Instance }> {
-    const at = this.now();
-    const changed = await inTransaction(this.pool, async (conn) => {
-      const [res] = await conn.query<ResultSetHeader>('UPDATE instances SET enabled = ?, updated_at = ? WHERE id = ? AND enabled <> ?', [
-        enabled ? 1 : 0,
-        at,
-        id,
-        enabled ? 1 : 0,
-      ]);
-      if (res.affectedRows === 0) return false;
-      await insertEvent(conn, id, { category: 'SESSION', type: enabled ? 'instance.enabled' : 'instance.disabled' }, at);
-      await this.queue(conn, notifications);
-      return true;
-    });
-    return { changed, instance: await this.require(id) };
-  }
-
-  /**
-   * Moves the status from `from` to `to` only if the row is still in `from` (optimistic), and
-   * appends the event in the same transaction. A row in another status is left untouched and
-   * the status it actually has is reported.
-   */
-  async transition(id: string, t: Transition): Promise<TransitionResult> {
-    const at = this.now();
-    const sets = ['connection_status = ?', 'status_reason = ?', 'status_changed_at = ?', 'updated_at = ?'];
-    const values: unknown[] = [t.to, t.reason ?? null, at, at];
-    for (const [key, value] of Object.entries(t.patch ?? {})) {
-      sets.push(`${PATCH_COLUMNS[key as keyof TransitionPatch]} = ?`);
-      values.push(value);
-    }
-    const seq = await inTransaction(this.pool, async (conn) => {
-      const [res] = await conn.query<ResultSetHeader>(
-        `UPDATE instances SET ${sets.join(', ')} WHERE id = ? AND connection_status = ?`,
-        [...values, id, t.from],
-      );
-      if (res.affectedRows === 0) return null;
-      await this.queue(conn, t.notifications);
-      return insertEvent(conn, id, { ...t.event, fromStatus: t.from, toStatus: t.to, reason: t.reason ?? null }, at);
-    });
-    if (seq === null) {
-      const current = await this.get(id);
-      return { applied: false, actual: current?.connectionStatus ?? null };
-    }
-    return { applied: true, instance: await this.require(id), seq };
-  }
-
-  /** Deletes the row; the audit log keeps its history and gets a last `instance.removed` event. */
-  async remove(id: string, notifications?: readonly Notification[]): Promise<boolean> {
-    const at = this.now();
-    return inTransaction(this.pool, async (conn) => {
-      // Queued before the row goes: the instance's own webhook_url is read from it.
-      await this.queue(conn, notifications);
-      const [res] = await conn.query<ResultSetHeader>('DELETE FROM instances WHERE id = ?', [id]);
-      if (res.affectedRows === 0) return false;
-      await insertEvent(conn, id, { category: 'SESSION', type: 'instance.removed' }, at);
-      return true;
-    });
-  }
-
   /**
    * Counts one pairing-code request against the instance's window, atomically: refused (false)
-   * when `max` requests were already made inside the current window.
+   * when `max` requests were already made inside the current window. A rate counter, not a
+   * change of the instance: it has no event and no notification.
    */
   async takePairingAttempt(id: string, windowMs: number, max: number): Promise<{ allowed: boolean; attempts: number }> {
     const at = this.now();
@@ -188,46 +90,65 @@ export class InstancesRepository {
     const row = await this.require(id);
     return { allowed: res.affectedRows === 1, attempts: row.pairingCodeAttempts };
   }
+}
 
-  /** Keeps the code the phone must enter, and until when it is valid. */
-  async storePairingCode(id: string, code: string, expiresAt: Date): Promise<void> {
-    await this.pool.query('UPDATE instances SET pairing_code = ?, pairing_code_expires_at = ? WHERE id = ?', [code, expiresAt, id]);
-  }
+/** The row writes, each inside the caller's transaction. */
+export const instanceRows = {
+  async insert(conn: Connection, id: string, options: { enabled: boolean; webhookUrl: string | null }, at: Date): Promise<void> {
+    try {
+      await conn.query(
+        `INSERT INTO instances (id, enabled, connection_status, status_reason, status_changed_at, webhook_url, created_at, updated_at)
+         VALUES (?, ?, 'DISCONNECTED', 'created', ?, ?, ?, ?)`,
+        [id, options.enabled ? 1 : 0, at, options.webhookUrl, at, at],
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ER_DUP_ENTRY') throw new InstanceExistsError(id);
+      throw err;
+    }
+  },
 
   /**
-   * Stores the checks' verdict and appends a `health.changed` event (from/to health in its data),
-   * with its notifications, in one transaction. Returns false when the row is gone.
+   * Moves the status from `from` to `to` only if the row is still in `from` (optimistic). Returns
+   * true when applied, else the status the row actually has (null: no such row).
    */
-  async setHealth(
+  async moveStatus(
+    conn: Connection,
     id: string,
-    change: { health: Health; reason: string | null; previous: Health; severity?: NewEvent['severity'] },
-    notifications?: readonly Notification[],
-  ): Promise<boolean> {
-    const at = this.now();
-    return inTransaction(this.pool, async (conn) => {
-      const [res] = await conn.query<ResultSetHeader>('UPDATE instances SET health = ?, health_reason = ?, updated_at = ? WHERE id = ?', [
-        change.health,
-        change.reason?.slice(0, 255) ?? null,
-        at,
-        id,
-      ]);
-      if (res.affectedRows === 0) return false;
-      await this.queue(conn, notifications);
-      await insertEvent(
-        conn,
-        id,
-        { category: 'HEALTH', type: 'health.changed', reason: change.reason, severity: change.severity ?? null, data: { from: change.previous, to: change.health } },
-        at,
-      );
-      return true;
-    });
-  }
+    move: { from: ConnectionStatus; to: ConnectionStatus; reason: string | null; patch?: TransitionPatch | undefined },
+    at: Date,
+  ): Promise<true | ConnectionStatus | null> {
+    const sets = ['connection_status = ?', 'status_reason = ?', 'status_changed_at = ?', 'updated_at = ?'];
+    const values: unknown[] = [move.to, move.reason?.slice(0, 255) ?? null, at, at];
+    for (const [key, value] of Object.entries(move.patch ?? {})) {
+      sets.push(`${PATCH_COLUMNS[key as keyof TransitionPatch]} = ?`);
+      values.push(value);
+    }
+    const [res] = await conn.query<ResultSetHeader>(`UPDATE instances SET ${sets.join(', ')} WHERE id = ? AND connection_status = ?`, [...values, id, move.from]);
+    if (res.affectedRows === 1) return true;
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT connection_status FROM instances WHERE id = ?', [id]);
+    return (rows[0]?.connection_status as ConnectionStatus | undefined) ?? null;
+  },
 
-  /** Appends an event that changes no column (an action, a check result), with its notifications. */
-  async appendEvent(id: string, event: NewEvent, notifications?: readonly Notification[]): Promise<number> {
-    return inTransaction(this.pool, async (conn) => {
-      await this.queue(conn, notifications);
-      return insertEvent(conn, id, event, this.now());
-    });
-  }
-}
+  /** False when the row is gone. */
+  async setHealth(conn: Connection, id: string, health: Health, reason: string | null, at: Date): Promise<boolean> {
+    const [res] = await conn.query<ResultSetHeader>('UPDATE instances SET health = ?, health_reason = ?, updated_at = ? WHERE id = ?', [
+      health,
+      reason?.slice(0, 255) ?? null,
+      at,
+      id,
+    ]);
+    return res.affectedRows === 1;
+  },
+
+  /** False when nothing changed (already so, or no such row). */
+  async setEnabled(conn: Connection, id: string, enabled: boolean, at: Date): Promise<boolean> {
+    const flag = enabled ? 1 : 0;
+    const [res] = await conn.query<ResultSetHeader>('UPDATE instances SET enabled = ?, updated_at = ? WHERE id = ? AND enabled <> ?', [flag, at, id, flag]);
+    return res.affectedRows === 1;
+  },
+
+  async remove(conn: Connection, id: string): Promise<boolean> {
+    const [res] = await conn.query<ResultSetHeader>('DELETE FROM instances WHERE id = ?', [id]);
+    return res.affectedRows === 1;
+  },
+};

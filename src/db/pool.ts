@@ -1,3 +1,4 @@
+import { handleWhen, retry } from 'cockatiel';
 import mysql from 'mysql2/promise';
 
 export type Pool = mysql.Pool;
@@ -40,20 +41,18 @@ export function createPool({ url, size }: PoolOptions): Pool {
   return pool;
 }
 
-const DEADLOCK_RETRIES = 3;
-
 /**
- * Runs `work` in a transaction on one connection; commits on success, rolls back on error. A
- * transaction InnoDB picked as a deadlock victim was rolled back whole, so it is simply run again.
+ * A transaction InnoDB picked as a deadlock victim was rolled back whole, so it is simply run
+ * again, at once, up to 3 more times. Other errors (a lock wait timeout included) go to the caller.
  */
-export async function inTransaction<T>(pool: Pool, work: (conn: Connection) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runTransaction(pool, work);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ER_LOCK_DEADLOCK' || attempt > DEADLOCK_RETRIES) throw err;
-    }
-  }
+const deadlockRetry = retry(
+  handleWhen((err) => (err as { code?: string }).code === 'ER_LOCK_DEADLOCK'),
+  { maxAttempts: 3 },
+);
+
+/** Runs `work` in a transaction on one connection; commits on success, rolls back on error. */
+export function inTransaction<T>(pool: Pool, work: (conn: Connection) => Promise<T>): Promise<T> {
+  return deadlockRetry.execute(() => runTransaction(pool, work));
 }
 
 async function runTransaction<T>(pool: Pool, work: (conn: Connection) => Promise<T>): Promise<T> {

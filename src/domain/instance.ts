@@ -45,10 +45,7 @@ export interface Instance {
   wid: string | null;
   pushName: string | null;
   webhookUrl: string | null;
-  pairingCodeExpiresAt: Date | null;
   pairingCodeAttempts: number;
-  ownerNode: string | null;
-  leaseUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -67,6 +67,16 @@ export interface MemoryAlertEvent {
   at: Date;
 }
 
+export interface RecoveryStepEvent {
+  instanceId: string;
+  step: string;
+  outcome: string;
+  /** The verdict that sent the instance up the ladder. */
+  reason: string | null;
+  durationMs: number;
+  at: Date;
+}
+
 export interface FleetEventMap {
   'connection.update': ConnectionUpdateEvent;
   'qrcode.updated': QrCodeUpdatedEvent;
@@ -77,6 +87,7 @@ export interface FleetEventMap {
   'no.connection': NoConnectionEvent;
   'instance.health': InstanceHealthEvent;
   'memory.alert': MemoryAlertEvent;
+  'recovery.step': RecoveryStepEvent;
 }
 export type FleetEventName = keyof FleetEventMap;
 
@@ -88,6 +99,7 @@ export const SEVERITY: Readonly<Record<FleetEventName, Severity>> = Object.freez
   'remove.instance': 'MEDIUM',
   'instance.health': 'MEDIUM',
   'memory.alert': 'MEDIUM',
+  'recovery.step': 'MEDIUM',
   'connection.update': 'LOW',
   'qrcode.updated': 'LOW',
   'status.instance': 'LOW',

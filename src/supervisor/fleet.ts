@@ -2,19 +2,19 @@ import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { coerceError } from '../../lib/errors.js';
 import type { Config } from '../config/index.js';
+import { listEvents } from '../db/events.js';
 import { InstancesRepository } from '../db/instances-repository.js';
 import type { Pool } from '../db/pool.js';
-import type { ConnectionStatus, Instance } from '../domain/instance.js';
-import { InstanceNotFoundError } from '../errors/index.js';
+import type { ConnectionStatus, Instance, InstanceEvent } from '../domain/instance.js';
+import { AppError, InstanceNotFoundError, ShuttingDownError, WorkerNotRunningError } from '../errors/index.js';
 import { Category, type Logger } from '../logger/index.js';
-import { WorkerHandle } from '../worker/handle.js';
-import { WorkerCommand } from '../worker/protocol.js';
+import { WorkerHandle, type WorkerClient } from '../worker/handle.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
 import { FleetEventBus } from './event-bus.js';
-import { InstanceHandle, toNotification, type InstanceSettings, type WorkerLauncher } from './instance-handle.js';
+import { InstanceHandle, type InstanceSettings, type WorkerLauncher } from './instance/handle.js';
+import { creation, Journal } from './journal.js';
 import { rehydrate } from './rehydrate.js';
-import { StatusWriter } from './status-writer.js';
 
 export interface FleetOptions {
   config: Config;
@@ -24,29 +24,11 @@ export interface FleetOptions {
   launch?: WorkerLauncher;
 }
 
-export class FleetStoppedError extends Error {
-  readonly code = 'FLEET_STOPPED';
-  constructor() {
-    super('the fleet is shutting down');
-  }
-}
-
-export class DemoModeOffError extends Error {
-  readonly code = 'DEMO_MODE_OFF';
-  constructor() {
-    super('simulation needs demo mode (WA_FLEET_FAKE_WEB=true)');
-  }
-}
-
-export class WorkerNotRunningError extends Error {
-  readonly code = 'WORKER_NOT_RUNNING';
-  constructor(id: string) {
-    super(`instance "${id}" has no running worker`);
-  }
-}
+/** Time the fleet's stop gives the journal to write what waits, before the pool closes. */
+const DRAIN_BUDGET_MS = 3_000;
 
 function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
-  return (instanceId, onEvent) =>
+  return (instanceId, listener) =>
     WorkerHandle.start({
       init: {
         instanceId,
@@ -57,20 +39,22 @@ function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
         fakeWeb: config.waFleetFakeWeb,
       },
       startTimeoutMs: config.workerStartTimeoutMs,
-      onEvent,
+      ...listener,
     });
 }
 
 /**
- * The supervisor of every instance: composes the repository, the status writer, the event bus
- * and one InstanceHandle per instance, and starts and stops them in order. Embeddable:
- * `new Fleet({ config, pool, log })`, `await fleet.start()`, `fleet.events.on(...)`.
+ * The supervisor of every instance: one InstanceHandle per instance, the journal every change
+ * goes through, and the event bus it announces on. Starts and stops the handles in order. Reads
+ * of the rows go through here too (`rows`, `row`, `recentEvents`): nobody queries around it.
  */
 export class Fleet {
   readonly events: FleetEventBus;
-  readonly repo: InstancesRepository;
-  private readonly writer: StatusWriter;
+  readonly journal: Journal;
+  private readonly repo: InstancesRepository;
   private readonly handles = new Map<string, InstanceHandle>();
+  /** The last row read per instance. */
+  private readonly known = new Map<string, Instance>();
   private readonly sessionRoot: string;
   private readonly launch: WorkerLauncher;
   private readonly settings: InstanceSettings;
@@ -79,6 +63,8 @@ export class Fleet {
   /** Aborted by stop(): a boot still bringing instances back starts no more of them. */
   private readonly stopping = new AbortController();
   private rehydration: Promise<void> = Promise.resolve();
+  /** Set by the memory loop while the fleet is over its critical memory level; null when starts are allowed. */
+  private startRefusal: string | null = null;
 
   constructor(private readonly options: FleetOptions) {
     const { config, pool } = options;
@@ -86,8 +72,14 @@ export class Fleet {
     this.events = new FleetEventBus({
       onListenerError: (err, name) => this.log.error(`a ${name} listener threw: ${coerceError(err).message}`),
     });
-    this.repo = new InstancesRepository(pool, undefined, { globalUrl: config.notificationWebhookUrl });
-    this.writer = new StatusWriter(this.repo, options.log.child({ category: Category.DB }));
+    this.journal = new Journal({
+      pool,
+      bus: this.events,
+      log: options.log.child({ category: Category.DB }),
+      globalWebhookUrl: config.notificationWebhookUrl,
+      onEntryFailed: (id) => this.handles.get(id)?.recordError(),
+    });
+    this.repo = new InstancesRepository(pool);
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
     this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot);
     this.settings = {
@@ -103,14 +95,8 @@ export class Fleet {
   }
 
   private adopt(row: Instance): InstanceHandle {
-    const handle = new InstanceHandle(row.id, row, {
-      repo: this.repo,
-      writer: this.writer,
-      bus: this.events,
-      log: this.options.log,
-      launch: this.launch,
-      settings: this.settings,
-    });
+    const handle = new InstanceHandle(row.id, row, { journal: this.journal, log: this.options.log, launch: this.launch, settings: this.settings });
+    this.known.set(row.id, row);
     this.handles.set(row.id, handle);
     return handle;
   }
@@ -140,7 +126,7 @@ export class Fleet {
   }
 
   private mustAccept(): void {
-    if (!this.accepting) throw new FleetStoppedError();
+    if (!this.accepting) throw new ShuttingDownError();
   }
 
   handle(id: string): InstanceHandle {
@@ -153,19 +139,60 @@ export class Fleet {
     return [...this.handles.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** Every row, or null when the database is away (the caller answers from the live view). */
+  async rows(): Promise<Instance[] | null> {
+    const rows = await this.readOrNull(() => this.repo.list());
+    for (const row of rows ?? []) this.known.set(row.id, row);
+    return rows;
+  }
+
+  /** One row; null when the database is away; INSTANCE_NOT_FOUND when it answers without it. */
+  async row(id: string): Promise<Instance | null> {
+    const row = await this.readOrNull(() => this.repo.require(id));
+    if (row) this.known.set(id, row);
+    return row;
+  }
+
+  /** The last row read of an instance, for a view while the database is away (its fields then marked stale). */
+  lastRow(id: string): Instance | null {
+    return this.known.get(id) ?? null;
+  }
+
+  /** Counts a pairing-code request against the instance's window; DATABASE_UNAVAILABLE when it cannot be counted. */
+  async takePairingAttempt(id: string, windowMs: number, max: number): Promise<{ allowed: boolean; attempts: number }> {
+    const taken = await this.readOrNull(() => this.repo.takePairingAttempt(id, windowMs, max));
+    if (!taken) throw new AppError('DATABASE_UNAVAILABLE');
+    return taken;
+  }
+
+  /** The instance's latest audit events, newest first; null when the database is away. */
+  async recentEvents(id: string, limit: number): Promise<InstanceEvent[] | null> {
+    return this.readOrNull(() => listEvents(this.options.pool, id, limit));
+  }
+
+  /** Reads go behind the journal's circuit: null while the database is away. */
+  private readOrNull<T>(read: () => Promise<T>): Promise<T | null> {
+    return this.journal.read(read);
+  }
+
   async create(id: string, options: { enabled?: boolean; webhookUrl?: string | null } = {}): Promise<Instance> {
     this.mustAccept();
-    const row = await this.repo.create(id, options);
+    const enabled = options.enabled !== false;
+    await this.journal.record(creation(id, { enabled, webhookUrl: options.webhookUrl ?? null }), 'refuse');
+    const row = await this.repo.require(id);
     const handle = this.adopt(row);
     if (row.enabled && this.mayStart(id)) void handle.start('created', true);
     return row;
   }
 
-  /** Records the operator's intent with its `status.instance` notification, and announces it if it changed anything. */
+  /** Records the operator's intent with its `status.instance` notification; nothing is announced when it changed nothing. */
   private async setEnabled(handle: InstanceHandle, enabled: boolean): Promise<void> {
-    const payload = { instanceId: handle.id, status: handle.live.status, health: handle.health, reason: enabled ? 'enabled' : 'disabled', at: new Date() };
-    const { changed } = await this.repo.setEnabled(handle.id, enabled, [toNotification({ name: 'status.instance', payload }, handle.id)]);
-    if (changed) this.events.emit('status.instance', payload);
+    const live = handle.live;
+    const payload = { instanceId: handle.id, status: live.status, health: live.health, reason: enabled ? 'enabled' : 'disabled', at: new Date() };
+    await this.journal.record(
+      { instanceId: handle.id, change: { kind: 'enabled', enabled }, event: { category: Category.SESSION, type: enabled ? 'instance.enabled' : 'instance.disabled' }, notify: [{ name: 'status.instance', payload }] },
+      'refuse',
+    );
   }
 
   async enable(id: string): Promise<void> {
@@ -195,57 +222,62 @@ export class Fleet {
     const handle = this.handle(id);
     const worker = await handle.runningWorker();
     if (worker) {
-      await worker.request(WorkerCommand.LOGOUT, { timeoutMs: this.settings.workerStopTimeoutMs }, this.settings.workerStopTimeoutMs + 1_000);
+      await worker.logout(this.settings.workerStopTimeoutMs);
       return;
     }
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
-    const payload = { instanceId: id, reason: 'LOGOUT', at: new Date() };
-    await this.repo.appendEvent(id, { category: Category.SESSION, type: 'instance.logout', reason: 'LOGOUT' }, [
-      toNotification({ name: 'logout.instance', payload }, id),
-    ]);
-    this.events.emit('logout.instance', payload);
+    await this.journal.record({
+      instanceId: id,
+      event: { category: Category.SESSION, type: 'instance.logout', reason: 'LOGOUT' },
+      notify: [{ name: 'logout.instance', payload: { instanceId: id, reason: 'LOGOUT', at: new Date() } }],
+    });
+  }
+
+  /** The running worker of an instance, for a request only a worker can answer; WORKER_NOT_RUNNING otherwise. */
+  async worker(id: string): Promise<WorkerClient> {
+    const worker = await this.handle(id).runningWorker();
+    if (!worker) throw new WorkerNotRunningError(id);
+    return worker;
   }
 
   /**
-   * Demo/test mode only: an action on the fake WhatsApp Web of a running instance (scan, logout,
+   * Demo mode only: an action on the fake WhatsApp Web of a running instance (scan, logout,
    * conflict, freeze, crash …). Refused unless WA_FLEET_FAKE_WEB is on.
    */
   async simulate(id: string, action: string, args: unknown[] = []): Promise<void> {
     this.mustAccept();
-    if (!this.options.config.waFleetFakeWeb) throw new DemoModeOffError();
-    const worker = await this.handle(id).runningWorker();
-    if (!worker) throw new WorkerNotRunningError(id);
-    await worker.request(WorkerCommand.SIMULATE, { action, args, timeoutMs: 5_000 }, 6_000);
+    if (!this.options.config.waFleetFakeWeb) throw new AppError('DEMO_MODE_OFF');
+    await (await this.worker(id)).demo(action, args, 5_000);
   }
 
   /** Stops the worker, wipes the session data (inside the storage root only) and deletes the row. */
   async remove(id: string): Promise<void> {
     this.mustAccept();
     const handle = this.handle(id);
+    // Refused before anything stops: with the database away, the instance stays as it was.
+    if (!this.journal.databaseUp) throw new AppError('DATABASE_UNAVAILABLE');
     await handle.stop('removed');
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
-    const payload = { instanceId: id, at: new Date() };
-    await this.repo.remove(id, [toNotification({ name: 'remove.instance', payload }, id)]);
-    this.writer.forget(id);
+    await this.journal.record(
+      { instanceId: id, change: { kind: 'remove' }, event: { category: Category.SESSION, type: 'instance.removed' }, notify: [{ name: 'remove.instance', payload: { instanceId: id, at: new Date() } }] },
+      'refuse',
+    );
     this.handles.delete(id);
-    this.events.emit('remove.instance', payload);
+    this.known.delete(id);
   }
 
   /**
    * Shutdown: no new work, every worker destroys its client (in parallel, each within its stop
    * timeout, then its process groups are killed), every instance's state is saved with reason
-   * `shutdown` (enabled untouched), and the queued writes are drained.
+   * `shutdown` (enabled untouched), and the journal writes what waits within its budget.
    */
   async stop(): Promise<void> {
     this.accepting = false;
     this.stopping.abort();
     await Promise.all(this.list().map((h) => h.stop('shutdown').catch((err: unknown) => this.log.error(`stop failed: ${coerceError(err).message}`, { instanceId: h.id }))));
-    await this.writer.drain();
-    this.writer.close();
+    await this.journal.drain(DRAIN_BUDGET_MS);
+    this.journal.close();
   }
-
-  /** Set by the memory loop while the fleet is over its critical memory level; null when starts are allowed. */
-  private startRefusal: string | null = null;
 
   /** The checks' hard restart (recovery ladder, memory): kill the worker's groups, reap the profile, start again. */
   hardRestart(id: string, reason: string): Promise<void> {
@@ -263,21 +295,16 @@ export class Fleet {
 
   /**
    * The recovery loop read `rowStatus` from the database while the live status is another: the
-   * live status is written back through the status writer, with the discrepancy in its event.
-   * Skipped (false) while the writer holds deferred writes: its own flush will correct the row.
+   * live status is written back through the journal, with the discrepancy in its event. Skipped
+   * (false) while the instance has entries waiting: their own writes will correct the row.
    */
   async reconcile(id: string, rowStatus: ConnectionStatus): Promise<boolean> {
     const live = this.handle(id).live;
-    if (live.status === rowStatus || this.writer.pending > 0) return false;
-    await this.writer.write(id, {
-      to: live.status,
-      reason: live.reason,
-      event: {
-        category: Category.HEALTH,
-        type: 'status.reconciled',
-        severity: 'MEDIUM',
-        data: { discrepancy: { database: rowStatus, live: live.status } },
-      },
+    if (live.status === rowStatus || this.journal.pendingFor(id) > 0) return false;
+    await this.journal.record({
+      instanceId: id,
+      change: { kind: 'status', to: live.status, reason: live.reason },
+      event: { category: Category.HEALTH, type: 'status.reconciled', severity: 'MEDIUM', data: { discrepancy: { database: rowStatus, live: live.status } } },
     });
     return true;
   }

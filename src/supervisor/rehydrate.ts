@@ -1,6 +1,6 @@
-import { mapLimit } from '../../lib/limiter.js';
+import pLimit from 'p-limit';
 import { sleep } from '../../lib/timeout.js';
-import type { InstanceHandle } from './instance-handle.js';
+import type { InstanceHandle } from './instance/handle.js';
 
 export interface RehydrateOptions {
   concurrency: number;
@@ -12,18 +12,31 @@ export interface RehydrateOptions {
 
 /**
  * Brings instances back after a boot: each is first marked RECONNECTING (so the database says
- * at once what is about to happen), then started with at most `concurrency` starts in flight and
- * launches spaced by `staggerMs`. A failed start is the instance's own business (it reconnects
- * per policy); it never stops the others.
+ * at once what is about to happen), then started in list order with at most `concurrency` starts
+ * in flight and launches spaced by `staggerMs`. A failed launch is the instance's own business:
+ * start() records it and reconnects per policy. Should start() itself reject (a bug, not a launch
+ * failure), no further start begins, the ones in flight are waited for, then that error is thrown.
  */
 export async function rehydrate(handles: readonly InstanceHandle[], options: RehydrateOptions): Promise<void> {
   for (const handle of handles) await handle.markRehydrating();
+  const limit = pLimit(options.concurrency);
   let nextLaunchAt = 0;
-  await mapLimit(handles, options.concurrency, async (handle) => {
-    const wait = nextLaunchAt - Date.now();
-    nextLaunchAt = Math.max(Date.now(), nextLaunchAt) + options.staggerMs;
-    if (wait > 0) await sleep(wait);
-    if (options.signal?.aborted) return;
-    await handle.start('rehydrate');
-  });
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    handles.map((handle) =>
+      limit(async () => {
+        if (failure) return;
+        const wait = nextLaunchAt - Date.now();
+        nextLaunchAt = Math.max(Date.now(), nextLaunchAt) + options.staggerMs;
+        if (wait > 0) await sleep(wait);
+        if (options.signal?.aborted) return;
+        try {
+          await handle.start('rehydrate');
+        } catch (error) {
+          failure ??= { error };
+        }
+      }),
+    ),
+  );
+  if (failure) throw failure.error;
 }

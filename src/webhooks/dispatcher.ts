@@ -1,4 +1,4 @@
-import { CircuitBreaker, CircuitOpenError } from '../../lib/circuit-breaker.js';
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
 import { coerceError } from '../../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 import { Category, type Logger } from '../logger/index.js';
@@ -27,7 +27,10 @@ export interface WebhookDispatcherOptions {
   /** Per receiver URL: consecutive failures that stop sending to it, and how long until one trial. Default 5 / 60 s. */
   breaker?: { failureThreshold: number; resetTimeoutMs: number };
   fetch?: typeof fetch;
-  /** Clock in epoch ms, shared by the breakers and the schedule written to the outbox. */
+  /**
+   * Clock in epoch ms of the schedule written to the outbox. The breakers time their pause on the
+   * real clock (cockatiel reads Date.now()); only the pause's length matters, so an offset clock is fine.
+   */
   now?: () => number;
 }
 
@@ -47,6 +50,12 @@ type Outcome = { kind: 'delivered' } | { kind: 'failed' } | { kind: 'circuit_ope
 
 function requirePositiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`WebhookDispatcher: ${name} must be an integer >= 1, got ${value}`);
+}
+
+/** One receiver's circuit, and when it last opened (on the dispatcher's clock) to tell when its trial is due. */
+interface ReceiverCircuit {
+  policy: CircuitBreakerPolicy;
+  openedAt: number;
 }
 
 /** Enough to tell receivers apart in a log line; paths and queries may carry tokens, so they stay out. */
@@ -79,7 +88,7 @@ export class WebhookDispatcher {
   readonly #breakerOptions: { failureThreshold: number; resetTimeoutMs: number };
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
-  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #circuits = new Map<string, ReceiverCircuit>();
   readonly #stats: WebhookStats = { delivered: 0, failed: 0, dead: 0, skippedOpenCircuit: 0 };
   /** Aborted when stop() runs out of budget: requests still in flight are dropped. */
   readonly #abort = new AbortController();
@@ -118,7 +127,11 @@ export class WebhookDispatcher {
       throw new RangeError(`WebhookDispatcher: leaseMs (${this.#leaseMs}) must exceed timeoutMs (${this.#timeoutMs})`);
     }
     // Fails here, naming the option, rather than at the first delivery.
-    new CircuitBreaker(this.#breakerOptions);
+    requirePositiveInteger('breaker.failureThreshold', this.#breakerOptions.failureThreshold);
+    const { resetTimeoutMs } = this.#breakerOptions;
+    if (!Number.isFinite(resetTimeoutMs) || resetTimeoutMs < 0) {
+      throw new RangeError(`WebhookDispatcher: breaker.resetTimeoutMs must be a finite number >= 0, got ${resetTimeoutMs}`);
+    }
   }
 
   /**
@@ -233,14 +246,14 @@ export class WebhookDispatcher {
    * rows are not even tried until the breaker allows a trial.
    */
   async #deliverLane(url: string, rows: ClaimedRow[]): Promise<void> {
-    const breaker = this.#breakerFor(url);
+    const circuit = this.#circuitFor(url);
     for (const [i, row] of rows.entries()) {
       // A send that could outlive the lease might overlap another dispatcher's send of the row.
       if (this.#stopping || row.claimedUntil.getTime() - this.#now() < this.#timeoutMs) {
         await releaseClaims(this.#pool, rows.slice(i));
         return;
       }
-      const outcome = await this.#attempt(breaker, row);
+      const outcome = await this.#attempt(circuit, row);
       if (outcome.kind === 'delivered') continue;
       if (outcome.kind === 'circuit_open') {
         this.#stats.skippedOpenCircuit += rows.length - i;
@@ -252,15 +265,20 @@ export class WebhookDispatcher {
     }
   }
 
-  async #attempt(breaker: CircuitBreaker, row: ClaimedRow): Promise<Outcome> {
+  async #attempt(circuit: ReceiverCircuit, row: ClaimedRow): Promise<Outcome> {
+    // One trial at a time: cockatiel would queue this send behind the trial in flight, which could
+    // run it past its lease. Put it back instead; the trial is settled within timeoutMs.
+    if (circuit.policy.state === CircuitState.HalfOpen) return { kind: 'circuit_open', retryInMs: this.#timeoutMs };
     const request = buildRequest(row, this.#secret);
     let statusCode: number;
     try {
-      statusCode = await breaker.exec(() =>
+      statusCode = await circuit.policy.execute(() =>
         postWebhook(this.#fetch, row.url, request, { timeoutMs: this.#timeoutMs, signal: this.#abort.signal }),
       );
     } catch (err) {
-      if (err instanceof CircuitOpenError) return { kind: 'circuit_open', retryInMs: err.retryInMs };
+      if (err instanceof BrokenCircuitError) {
+        return { kind: 'circuit_open', retryInMs: Math.max(0, circuit.openedAt + this.#breakerOptions.resetTimeoutMs - this.#now()) };
+      }
       // Dropped at shutdown: whether it arrived is unknown, so the row stays claimed and is resent after the lease.
       if (this.#abort.signal.aborted) return { kind: 'abandoned' };
       await this.#recordFailure(row, err);
@@ -291,21 +309,28 @@ export class WebhookDispatcher {
     this.#log.info('webhook delivery failed; will retry', { ...fields, retryInMs });
   }
 
-  #breakerFor(url: string): CircuitBreaker {
-    let breaker = this.#breakers.get(url);
-    if (!breaker) {
+  /**
+   * failureThreshold consecutive failures open the receiver's circuit; after resetTimeoutMs one
+   * trial goes out: success closes it, failure opens it again.
+   */
+  #circuitFor(url: string): ReceiverCircuit {
+    let circuit = this.#circuits.get(url);
+    if (!circuit) {
       const receiver = originOf(url);
-      breaker = new CircuitBreaker({
-        ...this.#breakerOptions,
-        now: this.#now,
-        onStateChange: (from, to) => {
-          if (to === 'open') this.#log.warn('webhook receiver keeps failing; pausing its deliveries', { receiver });
-          else if (to === 'closed') this.#log.info('webhook receiver answering again', { receiver, from });
-        },
+      const policy = circuitBreaker(handleAll, {
+        halfOpenAfter: this.#breakerOptions.resetTimeoutMs,
+        breaker: new ConsecutiveBreaker(this.#breakerOptions.failureThreshold),
       });
-      this.#breakers.set(url, breaker);
+      const created: ReceiverCircuit = { policy, openedAt: 0 };
+      policy.onBreak(() => {
+        created.openedAt = this.#now();
+        this.#log.warn('webhook receiver keeps failing; pausing its deliveries', { receiver });
+      });
+      policy.onReset(() => this.#log.info('webhook receiver answering again', { receiver }));
+      this.#circuits.set(url, created);
+      circuit = created;
     }
-    return breaker;
+    return circuit;
   }
 
   #describe(row: ClaimedRow): Record<string, unknown> {

@@ -5,6 +5,7 @@ import { coerceError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { WORKER_CHROMIUM_ARGS } from './chromium-args.js';
 import { WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
+import { AppError } from '../errors/index.js';
 import { profileDir } from './session-path.js';
 import { webSourceOptions } from './web-source.js';
 
@@ -21,10 +22,9 @@ const LocalAuthBase = LocalAuth as unknown as new (options: { clientId: string; 
 
 export type Report = (type: WorkerEvent, payload?: unknown) => void;
 
-export class NotRunningError extends Error {
-  readonly code = 'CLIENT_NOT_RUNNING';
+export class NotRunningError extends AppError {
   constructor() {
-    super('the WhatsApp client is not running');
+    super('WORKER_NOT_RUNNING', 'the WhatsApp client is not running');
   }
 }
 

@@ -1,10 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CodedError, coerceError } from '../../lib/errors.js';
+import type { z } from 'zod';
+import { coerceError } from '../../lib/errors.js';
 import { IpcChannel } from '../../lib/ipc/index.js';
+import { descendantsOf } from '../../lib/proc-memory.js';
 import { withTimeout } from '../../lib/timeout.js';
-import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type WorkerInit } from './protocol.js';
+import { AppError } from '../errors/index.js';
+import { describeIssue, EVENT_SCHEMAS, LIMITS, REPLY_SCHEMAS } from './messages.js';
+import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
 
 const here = fileURLToPath(import.meta.url);
 /** Running from TypeScript sources (tests) the worker needs the tsx loader; built, it is plain JS. */
@@ -20,10 +24,33 @@ const WORKER_NODE_FLAGS = ['--expose-gc', '--max-semi-space-size=1'];
 /** After SIGTERM, how long the worker's group has before SIGKILL. */
 const TERM_GRACE_MS = 1_500;
 
-export class WorkerStartError extends CodedError {
+/** Extra time an IPC request gets over the worker's own timeout, so the worker's answer (even its timeout error) arrives. */
+const IPC_MARGIN_MS = 1_000;
+
+export class WorkerStartError extends AppError {
   constructor(message: string, cause?: unknown) {
     super('WORKER_START_FAILED', message, { cause });
   }
+}
+
+/** What the fleet, the checks and the API may ask of a worker: methods, never protocol messages. */
+export interface WorkerClient {
+  readonly pid: number | null;
+  readonly browserPid: number | null;
+  readonly alive: boolean;
+  readonly exited: Promise<WorkerExit>;
+  ping(timeoutMs: number): Promise<PingResult>;
+  deep(timeoutMs: number): Promise<DeepResult>;
+  /** Forced GC in the worker and the page; the page's heap after it. */
+  gc(timeoutMs: number): Promise<{ jsHeapUsedBytes: number | null; workerHeapUsedBytes?: number | undefined }>;
+  pairingCode(phone: string, timeoutMs: number): Promise<string>;
+  logout(timeoutMs: number): Promise<void>;
+  /** Destroy and initialize the client again in place; `destroyTimeoutMs` for the destroy, `timeoutMs` in all. */
+  restart(destroyTimeoutMs: number, timeoutMs: number): Promise<void>;
+  /** Demo mode: an action on the fake WhatsApp Web (scan, logout, freeze …). */
+  demo(action: string, args: unknown[], timeoutMs: number): Promise<unknown>;
+  stop(timeoutMs: number): Promise<WorkerExit>;
+  kill(): void;
 }
 
 export interface WorkerExit {
@@ -31,14 +58,26 @@ export interface WorkerExit {
   signal: NodeJS.Signals | null;
 }
 
+/** Where a worker's checked events (and its refused ones) go. */
+export type WorkerListener = Pick<WorkerHandleOptions, 'onEvent' | 'onInvalid'>;
+
 export interface WorkerHandleOptions {
   init: WorkerInit;
   /** Handshake budget: hello + init answered within it, or the worker is killed. */
   startTimeoutMs: number;
-  /** Receives every event from the worker, from the first one on (a QR may come before init is answered). */
+  /** Receives every checked event from the worker, from the first one on (a QR may come before init is answered). */
   onEvent?: (event: WorkerEvent, payload: unknown) => void;
+  /** A message that failed its check at the boundary: counted against the instance, never acted on. */
+  onInvalid?: (event: WorkerEvent, problem: string) => void;
   /** Another program speaking the same protocol (tests use light stand-ins). */
   entry?: string;
+}
+
+/** The fields of a refused READY that pass on their own; the rest become null. */
+function salvageReady(payload: unknown): { wid: string | null; pushname: string | null } {
+  const p = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+  const keep = (value: unknown, max: number) => (typeof value === 'string' && value.length <= max ? value : null);
+  return { wid: keep(p.wid, LIMITS.wid), pushname: keep(p.pushname, LIMITS.pushName) };
 }
 
 function killGroup(pgid: number | null | undefined, signal: NodeJS.Signals): void {
@@ -55,7 +94,7 @@ function killGroup(pgid: number | null | undefined, signal: NodeJS.Signals): voi
  * process group, and puppeteer starts Chromium as the leader of another: stop() and kill() signal
  * both groups, so nothing of the instance survives them.
  */
-export class WorkerHandle {
+export class WorkerHandle implements WorkerClient {
   readonly exited: Promise<WorkerExit>;
   private browserPidValue: number | null = null;
   private exitInfo: WorkerExit | null = null;
@@ -71,9 +110,32 @@ export class WorkerHandle {
         resolve(this.exitInfo);
       });
     });
-    channel.on(WorkerEvent.BROWSER_LAUNCHED, (p) => {
-      this.browserPidValue = (p as { pid?: number | null } | undefined)?.pid ?? null;
-    });
+  }
+
+  /**
+   * The browser's pid, once checked: kill() signals its group, so a pid that is not the worker's
+   * own descendant (a confused or hostile worker naming another process) is never believed.
+   */
+  private adoptBrowser(pid: number | null): string | null {
+    if (pid === null) return null;
+    const own = this.proc.pid !== undefined && descendantsOf(this.proc.pid).includes(pid);
+    if (!own) return `browser pid ${pid} is not a descendant of the worker ${this.proc.pid ?? '?'}`;
+    this.browserPidValue = pid;
+    return null;
+  }
+
+  /** Checks an event at the boundary; only a valid one reaches `onEvent`. */
+  private receive(event: WorkerEvent, payload: unknown, options: WorkerHandleOptions): void {
+    const parsed = (EVENT_SCHEMAS[event] as z.ZodType).safeParse(payload);
+    let problem = parsed.success ? null : describeIssue(parsed.error);
+    if (parsed.success && event === WorkerEvent.BROWSER_LAUNCHED) problem = this.adoptBrowser((parsed.data as { pid: number | null }).pid);
+    if (problem !== null) {
+      options.onInvalid?.(event, problem);
+      // A phone that did connect is still connected: READY goes on without the fields it failed on.
+      if (event === WorkerEvent.READY) options.onEvent?.(event, salvageReady(payload));
+      return;
+    }
+    options.onEvent?.(event, parsed.data);
   }
 
   /** Forks a worker and completes the handshake; a worker that fails it is killed, never returned. */
@@ -87,8 +149,7 @@ export class WorkerHandle {
     });
     const channel = new IpcChannel<WorkerCommand, WorkerEvent>(proc, { receives: WORKER_EVENTS });
     const handle = new WorkerHandle(proc, channel);
-    const { onEvent } = options;
-    if (onEvent) for (const event of WORKER_EVENTS) channel.on(event, (payload) => onEvent(event, payload));
+    for (const event of WORKER_EVENTS) channel.on(event, (payload) => handle.receive(event, payload, options));
     const started = Date.now();
     try {
       const hello = new Promise<void>((resolve) => {
@@ -123,13 +184,44 @@ export class WorkerHandle {
     return this.exitInfo === null;
   }
 
-  /** Listens for a worker event; returns the unsubscribe function. */
+  /** Listens for a raw worker event (tests and benchmarks); returns the unsubscribe function. */
   on(event: WorkerEvent, listener: (payload: unknown) => void): () => void {
     return this.channel.on(event, listener);
   }
 
-  request<R>(command: WorkerCommand, payload: unknown, timeoutMs: number): Promise<R> {
-    return this.channel.request<R>(command, payload, timeoutMs);
+  private async ask<S extends z.ZodType>(command: WorkerCommand, payload: Record<string, unknown>, timeoutMs: number, schema: S): Promise<z.infer<S>> {
+    const reply = await this.channel.request<unknown>(command, { ...payload, timeoutMs }, timeoutMs + IPC_MARGIN_MS);
+    const parsed = schema.safeParse(reply);
+    if (!parsed.success) throw new AppError('INTERNAL', `the worker's ${command} reply was refused (${describeIssue(parsed.error)})`);
+    return parsed.data;
+  }
+
+  ping(timeoutMs: number): Promise<PingResult> {
+    return this.ask(WorkerCommand.PING, {}, timeoutMs, REPLY_SCHEMAS.ping);
+  }
+
+  deep(timeoutMs: number): Promise<DeepResult> {
+    return this.ask(WorkerCommand.DEEP, {}, timeoutMs, REPLY_SCHEMAS.deep);
+  }
+
+  gc(timeoutMs: number): Promise<{ jsHeapUsedBytes: number | null; workerHeapUsedBytes?: number | undefined }> {
+    return this.ask(WorkerCommand.GC, {}, timeoutMs, REPLY_SCHEMAS.gc);
+  }
+
+  async pairingCode(phone: string, timeoutMs: number): Promise<string> {
+    return (await this.ask(WorkerCommand.PAIRING_CODE, { phone }, timeoutMs, REPLY_SCHEMAS.pairingCode)).code;
+  }
+
+  async logout(timeoutMs: number): Promise<void> {
+    await this.ask(WorkerCommand.LOGOUT, {}, timeoutMs, REPLY_SCHEMAS.any);
+  }
+
+  async restart(destroyTimeoutMs: number, timeoutMs: number): Promise<void> {
+    await this.channel.request(WorkerCommand.RESTART, { timeoutMs: destroyTimeoutMs }, timeoutMs);
+  }
+
+  demo(action: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    return this.ask(WorkerCommand.SIMULATE, { action, args }, timeoutMs, REPLY_SCHEMAS.any);
   }
 
   /**
@@ -139,7 +231,7 @@ export class WorkerHandle {
   async stop(timeoutMs: number): Promise<WorkerExit> {
     if (!this.alive) return this.exited;
     const deadline = Date.now() + timeoutMs;
-    await this.request(WorkerCommand.SHUTDOWN, { timeoutMs: Math.max(1, timeoutMs - 500) }, timeoutMs).catch(() => undefined);
+    await this.channel.request(WorkerCommand.SHUTDOWN, { timeoutMs: Math.max(1, timeoutMs - 500) }, timeoutMs).catch(() => undefined);
     const exitedInTime = await withTimeout(this.exited, Math.max(1, deadline - Date.now()), 'worker exit').then(
       () => true,
       () => false,

@@ -59,11 +59,6 @@ export interface WorkerInit {
   fakeScenario?: Record<string, unknown>;
 }
 
-export interface ReadyPayload {
-  wid: string | null;
-  pushname: string | null;
-}
-
 export interface PingResult {
   state: string | null;
   latencyMs: number;
@@ -74,16 +69,4 @@ export interface DeepResult {
   socketState: string | null;
   jsHeapUsedBytes: number | null;
   jsHeapTotalBytes: number | null;
-}
-
-export interface ErrorPayload {
-  /** Where it came from: pageerror, unhandled_rejection, uncaught_exception, init, … */
-  source: string;
-  name: string;
-  message: string;
-  code?: string;
-}
-
-export interface BrowserLaunchedPayload {
-  pid: number | null;
 }

@@ -1,15 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { isInstanceId } from '../domain/instance.js';
-import { CodedError } from '../../lib/errors.js';
-import { ErrorCode, InvalidInstanceIdError } from '../errors/index.js';
+import { AppError, InvalidInstanceIdError } from '../errors/index.js';
 
 /** LocalAuth keeps a client's profile in `<dataPath>/session-<clientId>`. */
 const PROFILE_PREFIX = 'session-';
 
-export class PathOutsideStorageError extends CodedError {
+export class PathOutsideStorageError extends AppError {
   constructor(path: string) {
-    super(ErrorCode.PATH_OUTSIDE_STORAGE, `refusing a path outside the session storage: ${path}`);
+    super('PATH_OUTSIDE_STORAGE', `refusing a path outside the session storage: ${path}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ClientOptions } from 'whatsapp-web.js';
-import { fakeClientOptions } from '../../tests/support/fake-wa-web/index.js';
+import { fakeClientOptions } from '../demo/fake-web.js';
 import type { WorkerInit } from './protocol.js';
 
 /**

@@ -77,7 +77,7 @@ function nextHealth(f: Fleet, id: string, health: string, timeoutMs: number): Pr
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new Error(`${id} was not judged ${health} within ${timeoutMs} ms (is ${f.handle(id).health}, ${f.handle(id).healthReason})`));
+      reject(new Error(`${id} was not judged ${health} within ${timeoutMs} ms (is ${f.handle(id).health}, ${f.handle(id).live.healthReason})`));
     }, timeoutMs);
     const off = f.events.on('instance.health', (e) => {
       if (e.instanceId !== id || e.health !== health) return;
@@ -92,7 +92,7 @@ function nextHealth(f: Fleet, id: string, health: string, timeoutMs: number): Pr
 async function waitForHealth(f: Fleet, id: string, health: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (f.handle(id).health !== health) {
-    if (Date.now() > deadline) throw new Error(`${id} is ${f.handle(id).health} (${f.handle(id).healthReason}), not ${health}, after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${id} is ${f.handle(id).health} (${f.handle(id).live.healthReason}), not ${health}, after ${timeoutMs} ms`);
     await sleep(100);
   }
 }
@@ -209,7 +209,7 @@ describe('check loops on the fake WhatsApp Web', { timeout: 240_000 }, () => {
     expect(events.find((e) => e.type === 'health.changed' && e.data?.to === 'corrupted')?.severity).toBe('HIGH');
     await sleep(2_000);
     expect(f.handle(id).health).toBe('corrupted');
-    expect((await f.repo.require(id)).health).toBe('corrupted');
+    expect((await f.row(id))?.health).toBe('corrupted');
 
     // Linking again ends it: CONNECTED resets the ladder and the verdict.
     await f.simulate(id, 'scan');

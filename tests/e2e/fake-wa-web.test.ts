@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import wwebjs from 'whatsapp-web.js';
 import type { Client as WaClient, ClientOptions } from 'whatsapp-web.js';
 import { findProcessesWithArg } from '../support/processes.js';
-import { callFake, FAKE_WEB_VERSION, fakeClientOptions, type FakeWaConfig } from '../support/fake-wa-web/index.js';
+import { callFake, FAKE_WEB_VERSION, fakeClientOptions, type FakeWaConfig } from '../../src/demo/fake-web.js';
 
 const { Client, LocalAuth } = wwebjs;
 

@@ -58,10 +58,10 @@ describe('fleet on the fake WhatsApp Web', { timeout: 180_000 }, () => {
       ['boot-off', false, 'DISCONNECTED'],
     ];
     const deadline = Date.now() + 10_000;
-    let rows = await second.repo.list();
+    let rows = (await second.rows())!;
     while (JSON.stringify(rows.map((r) => [r.id, r.enabled, r.connectionStatus])) !== JSON.stringify(expected) && Date.now() < deadline) {
       await sleep(100);
-      rows = await second.repo.list();
+      rows = (await second.rows())!;
     }
     expect(rows.map((r) => [r.id, r.enabled, r.connectionStatus])).toEqual(expected);
     const events = (await listEvents(db.pool, 'boot-a', 100)).reverse();

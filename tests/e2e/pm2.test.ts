@@ -8,7 +8,7 @@ import { sleep } from '../../lib/timeout.js';
 import { listEvents } from '../../src/db/events.js';
 import { InstancesRepository } from '../../src/db/instances-repository.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, seedInstances, type TestDatabase } from '../support/db.js';
 import { freePort } from '../support/net.js';
 import { fakeInit, startFakeWorker, stopAllWorkers, tempSessionRoot } from '../support/workers.js';
 
@@ -47,10 +47,10 @@ beforeAll(async () => {
   repo = new InstancesRepository(db.pool);
   const w = await startFakeWorker(fakeInit(root, 'pm2-a'));
   await w.log.waitFor('qr');
-  await w.handle.request('simulate', { action: 'scan', args: [], timeoutMs: 3_000 }, 5_000);
+  await w.handle.demo('scan', [], 3_000);
   await w.log.waitFor('ready');
   await stopAllWorkers();
-  await repo.create('pm2-a');
+  await seedInstances(db.pool, ['pm2-a']);
   port = await freePort();
   env = {
     ...process.env,

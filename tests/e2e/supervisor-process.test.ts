@@ -8,7 +8,7 @@ import { InstancesRepository } from '../../src/db/instances-repository.js';
 import type { ConnectionStatus } from '../../src/domain/instance.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { startChild, type RunningChild } from '../support/child.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, seedInstances, type TestDatabase } from '../support/db.js';
 import { freePort, waitForHttp } from '../support/net.js';
 import { fakeInit, startFakeWorker, stopAllWorkers, tempSessionRoot } from '../support/workers.js';
 
@@ -29,9 +29,9 @@ beforeAll(async () => {
   for (const id of IDS) {
     const w = await startFakeWorker(fakeInit(root, id));
     await w.log.waitFor('qr');
-    await w.handle.request('simulate', { action: 'scan', args: [], timeoutMs: 3_000 }, 5_000);
+    await w.handle.demo('scan', [], 3_000);
     await w.log.waitFor('ready');
-    await repo.create(id);
+    await seedInstances(db.pool, [id]);
   }
   await stopAllWorkers();
 }, 120_000);

@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { processesMatching } from '../../lib/proc-cmdline.js';
 import { sleep } from '../../lib/timeout.js';
 import { WorkerHandle } from '../../src/worker/handle.js';
-import type { DeepResult, PingResult } from '../../src/worker/protocol.js';
 import { reapOrphans } from '../../src/worker/reaper.js';
 import { profileDir } from '../../src/worker/session-path.js';
 import { fakeInit, startFakeWorker, stopAllWorkers, tempSessionRoot } from '../support/workers.js';
@@ -12,7 +11,7 @@ import { fakeInit, startFakeWorker, stopAllWorkers, tempSessionRoot } from '../s
 const root = tempSessionRoot();
 afterEach(stopAllWorkers);
 
-const simulate = (h: WorkerHandle, action: string, ...args: unknown[]) => h.request('simulate', { action, args, timeoutMs: 3_000 }, 5_000);
+const simulate = (h: WorkerHandle, action: string, ...args: unknown[]) => h.demo(action, args, 3_000);
 
 function chromiumOf(profile: string): number[] {
   return processesMatching((argv) => argv.some((a) => a === `--user-data-dir=${profile}`)).map((p) => p.pid);
@@ -61,7 +60,7 @@ describe('worker on the fake WhatsApp Web', { timeout: 90_000 }, () => {
 
   it('logs out on request: LOGOUT once, and the profile is wiped', async () => {
     const w = await linkedWorker('api-logout');
-    await w.handle.request('logout', { timeoutMs: 10_000 }, 12_000);
+    await w.handle.logout(10_000);
     expect(w.log.count('disconnected')).toBe(1);
     expect(w.log.seen.find((e) => e.event === 'disconnected')?.payload).toEqual({ reason: 'LOGOUT' });
     expect(w.log.count('browser_disconnected')).toBe(0);
@@ -78,21 +77,21 @@ describe('worker on the fake WhatsApp Web', { timeout: 90_000 }, () => {
   it('answers deep and gc with what the page holds, and restarts its client in place without a QR', async () => {
     const w = await linkedWorker('deep-gc');
     expect(statSync(profileDir(root, 'deep-gc')).mode & 0o777).toBe(0o700);
-    const deep = await w.handle.request<DeepResult>('deep', { timeoutMs: 5_000 }, 6_000);
+    const deep = await w.handle.deep(5_000);
     expect(deep).toMatchObject({ storePresent: true, socketState: 'CONNECTED' });
     expect(deep.jsHeapUsedBytes).toBeGreaterThan(0);
     await simulate(w.handle, 'allocMb', 60);
     await sleep(500);
-    const grown = await w.handle.request<{ jsHeapUsedBytes: number; workerHeapUsedBytes: number }>('gc', { timeoutMs: 5_000 }, 6_000);
-    expect(grown.jsHeapUsedBytes - deep.jsHeapUsedBytes!).toBeGreaterThan(40 * 1024 * 1024);
+    const grown = await w.handle.gc(5_000);
+    expect(grown.jsHeapUsedBytes! - deep.jsHeapUsedBytes!).toBeGreaterThan(40 * 1024 * 1024);
     expect(grown.workerHeapUsedBytes).toBeGreaterThan(0);
     await simulate(w.handle, 'release');
     await sleep(200);
-    const released = await w.handle.request<{ jsHeapUsedBytes: number }>('gc', { timeoutMs: 5_000 }, 6_000);
-    expect(grown.jsHeapUsedBytes - released.jsHeapUsedBytes).toBeGreaterThan(40 * 1024 * 1024);
+    const released = await w.handle.gc(5_000);
+    expect(grown.jsHeapUsedBytes! - released.jsHeapUsedBytes!).toBeGreaterThan(40 * 1024 * 1024);
 
     const since = w.log.mark();
-    await w.handle.request('restart', { timeoutMs: 10_000 }, 40_000);
+    await w.handle.restart(10_000, 40_000);
     await w.log.waitFor('ready', 30_000, since);
     expect(w.log.count('qr', since)).toBe(0);
     expect(w.log.count('browser_disconnected', since)).toBe(0);
@@ -110,12 +109,12 @@ describe('worker on the fake WhatsApp Web', { timeout: 90_000 }, () => {
 
   it('answers ping with the state, and fails it by timeout when the page is frozen', async () => {
     const w = await linkedWorker('freeze');
-    const ok = await w.handle.request<PingResult>('ping', { timeoutMs: 2_000 }, 3_000);
+    const ok = await w.handle.ping(2_000);
     expect(ok.state).toBe('CONNECTED');
     await simulate(w.handle, 'freeze');
     await sleep(200);
     const started = Date.now();
-    await expect(w.handle.request('ping', { timeoutMs: 2_000 }, 3_000)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await expect(w.handle.ping(2_000)).rejects.toMatchObject({ code: 'TIMEOUT' });
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 

@@ -1,3 +1,5 @@
+import { Checks } from '../../src/checks/checks.js';
+import { checkSettings } from '../../src/checks/settings.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/api/app.js';
@@ -20,7 +22,9 @@ export interface TestApi {
 
 /** Serves the real express app on a loopback port for a fleet under test. */
 export async function startTestApi(fleet: Fleet, pool: Pool, config: Config, shuttingDown = () => false): Promise<TestApi> {
-  const app = createApp({ pool, fleet, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown });
+  // The loops are not started: checks run on request only, as the tests drive them.
+  const checks = new Checks({ fleet, log: silentLogger, settings: checkSettings(config) });
+  const app = createApp({ pool, fleet, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown });
   const server: Server = await listen(app, '127.0.0.1', 0);
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const key = config.apiKey ?? '';

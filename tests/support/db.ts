@@ -3,6 +3,8 @@ import mysql from 'mysql2/promise';
 import { migrate } from '../../src/db/migrations.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { MIGRATIONS_DIR } from '../../src/paths.js';
+import { FleetEventBus } from '../../src/supervisor/event-bus.js';
+import { creation, Journal } from '../../src/supervisor/journal.js';
 import { silentLogger } from './logger.js';
 
 /** The server the suite runs against: scripts/test.sh exports the one ensure-mysql.sh found. */
@@ -46,4 +48,11 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       await admin((c) => c.query(`DROP DATABASE IF EXISTS \`${name}\``));
     },
   };
+}
+
+/** Creates instance rows (enabled, no webhook) the way the fleet does, through the journal. */
+export async function seedInstances(pool: Pool, ids: readonly string[]): Promise<void> {
+  const journal = new Journal({ pool, bus: new FleetEventBus({ onListenerError: () => undefined }), log: silentLogger });
+  for (const id of ids) await journal.record(creation(id, { enabled: true, webhookUrl: null }), 'refuse');
+  journal.close();
 }

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import type { WorkerLauncher } from '../../src/supervisor/instance-handle.js';
+import type { WorkerLauncher } from '../../src/supervisor/instance/handle.js';
 import { WorkerHandle } from '../../src/worker/handle.js';
 import type { WorkerInit } from '../../src/worker/protocol.js';
 import type { ConnectionStatus } from '../../src/domain/instance.js';
@@ -60,8 +60,8 @@ export async function createLinked(fleet: Fleet, id: string): Promise<void> {
 const STAND_IN = fileURLToPath(new URL('./fixtures/stand-in-worker.ts', import.meta.url));
 
 /** Starts stand-in workers (same protocol, no browser) instead of real ones. */
-export const standInLauncher: WorkerLauncher = (instanceId, onEvent) =>
-  WorkerHandle.start({ init: { instanceId } as WorkerInit, startTimeoutMs: 15_000, onEvent, entry: STAND_IN });
+export const standInLauncher: WorkerLauncher = (instanceId, listener) =>
+  WorkerHandle.start({ init: { instanceId } as WorkerInit, startTimeoutMs: 15_000, ...listener, entry: STAND_IN });
 
 /**
  * Resolves on the next `connection.update` of the instance to `status`. Subscribe before causing

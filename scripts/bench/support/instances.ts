@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { IpcChannel } from '../../../lib/ipc/index.js';
 import { sleep, withTimeout } from '../../../lib/timeout.js';
 import { WorkerHandle } from '../../../src/worker/handle.js';
-import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type DeepResult, type WorkerInit } from '../../../src/worker/protocol.js';
+import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type WorkerInit } from '../../../src/worker/protocol.js';
 import { EventLog } from '../../../tests/support/workers.js';
 import type { PlainClientInit } from './plain-client.js';
 
@@ -92,11 +92,11 @@ class WorkerInstance implements BenchInstance {
   }
 
   private simulate(action: string, args: unknown[]): Promise<unknown> {
-    return this.handle.request(WorkerCommand.SIMULATE, { action, args, timeoutMs: PAGE_CALL_TIMEOUT_MS }, PAGE_CALL_TIMEOUT_MS + 1_000);
+    return this.handle.demo(action, args, PAGE_CALL_TIMEOUT_MS);
   }
 
   private async pageHeapUsed(): Promise<number> {
-    const deep = await this.handle.request<DeepResult>(WorkerCommand.DEEP, { timeoutMs: PAGE_CALL_TIMEOUT_MS }, PAGE_CALL_TIMEOUT_MS + 1_000);
+    const deep = await this.handle.deep(PAGE_CALL_TIMEOUT_MS);
     return deep.jsHeapUsedBytes ?? 0;
   }
 

@@ -12,7 +12,7 @@ import { serializeError } from '../../../lib/errors.js';
 import { IpcChannel } from '../../../lib/ipc/index.js';
 import { withTimeout } from '../../../lib/timeout.js';
 import { WORKER_COMMANDS, WorkerCommand, WorkerEvent } from '../../../src/worker/protocol.js';
-import { callFake, fakeClientOptions, type FakeWaControl } from '../../../tests/support/fake-wa-web/index.js';
+import { callFake, fakeClientOptions, type FakeWaControl } from '../../../src/demo/fake-web.js';
 
 const { Client, LocalAuth } = wwebjs;
 

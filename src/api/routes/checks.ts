@@ -1,15 +1,14 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Checks } from '../../checks/checks.js';
-
-const checkQuery = z.object({ deep: z.enum(['0', '1', 'true', 'false']).optional() });
+import type { Fleet } from '../../supervisor/fleet.js';
+import { healthCheckQuery as checkQuery } from '../schemas.js';
 
 /**
  * `POST /api/health/check[?deep=1]`: a health tick now (and a deep one), answered with every
  * instance's verdict. `GET /api/memory/report`: the latest memory samples and verdicts. Both read
  * what the loops hold; nothing is sampled or spawned per request.
  */
-export function checksRouter(checks: Checks): Router {
+export function checksRouter(checks: Checks, fleet: Fleet): Router {
   const router = Router();
   router.post('/api/health/check', async (req, res) => {
     const { deep } = checkQuery.parse(req.query);
@@ -19,7 +18,8 @@ export function checksRouter(checks: Checks): Router {
     res.json({ ran: { health: ranHealth, deep: ranDeep }, verdicts: checks.verdicts() });
   });
   router.get('/api/memory/report', (_req, res) => {
-    res.json(checks.memoryReport());
+    // From memory, never the database: it answers the same with the database away, and says so.
+    res.json({ database: fleet.journal.databaseUp ? 'up' : 'down', ...checks.memoryReport() });
   });
   return router;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import type { Fleet } from '../../supervisor/fleet.js';
-import { HttpError } from '../http-errors.js';
+import { AppError } from '../../errors/index.js';
 
 const TOKEN_TTL_MS = 5 * 60_000;
 const HEARTBEAT_MS = 15_000;
@@ -37,7 +37,7 @@ export function eventsRouter(fleet: Fleet, tokens: StreamTokens, requireKey: Req
   });
   router.get('/api/events', (req, res, next) => {
     if (tokens.valid(req.query.token)) return next();
-    if (req.query.token !== undefined) return next(new HttpError(401, 'UNAUTHORIZED', 'stream token unknown or expired'));
+    if (req.query.token !== undefined) return next(new AppError('UNAUTHORIZED', 'stream token unknown or expired'));
     return requireKey(req, res, next);
   }, (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });

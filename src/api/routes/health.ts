@@ -23,7 +23,7 @@ function countBy<T extends string>(values: T[]): Record<string, number> {
 export function healthRouter({ pool, fleet, version, startedAt, demo, checks }: HealthDeps): Router {
   const router = Router();
   router.get('/api/health', async (_req, res) => {
-    const database = await isReachable(pool);
+    const database = fleet.journal.databaseUp && (await isReachable(pool));
     const handles = fleet.list();
     res.json({
       status: database ? 'ok' : 'degraded',
@@ -43,6 +43,8 @@ export function healthRouter({ pool, fleet, version, startedAt, demo, checks }: 
         ]),
       ),
       startsRefused: fleet.startsRefused,
+      /** Changes waiting for the database to come back (every one is written when it does). */
+      journalPending: fleet.journal.pending,
     });
   });
   return router;

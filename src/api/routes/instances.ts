@@ -2,25 +2,21 @@ import { Router, type Request } from 'express';
 import QRCode from 'qrcode';
 import { sleep } from '../../../lib/timeout.js';
 import type { Config } from '../../config/index.js';
-import { listEvents } from '../../db/events.js';
 import { ConnectionStatus } from '../../domain/instance.js';
+import { AppError } from '../../errors/index.js';
 import type { Fleet } from '../../supervisor/fleet.js';
-import type { InstanceHandle } from '../../supervisor/instance-handle.js';
-import { WorkerCommand } from '../../worker/protocol.js';
-import { HttpError } from '../http-errors.js';
+import type { InstanceHandle } from '../../supervisor/instance/handle.js';
 import { createInstanceBody, idParams, pairingCodeBody } from '../schemas.js';
 import { eventView, instanceView } from '../views.js';
 
 const QR_WAIT_MS = 20_000;
-const PAIRING_CODE_TTL_MS = 60_000;
 const PAIRING_TIMEOUT_MS = 30_000;
+const RECENT_EVENTS = 20;
 
 const idOf = (req: Request) => idParams.parse(req.params).id;
 
 function refuseConnected(handle: InstanceHandle): void {
-  if (handle.live.status === ConnectionStatus.CONNECTED) {
-    throw new HttpError(409, 'ALREADY_CONNECTED', 'the instance is connected; log it out first to link another phone');
-  }
+  if (handle.live.status === ConnectionStatus.CONNECTED) throw new AppError('ALREADY_CONNECTED');
 }
 
 /** Waits for the worker (maybe just started) to show a QR. */
@@ -29,9 +25,7 @@ async function currentQr(handle: InstanceHandle): Promise<{ value: string; at: D
   const deadline = Date.now() + QR_WAIT_MS;
   while (!handle.live.qr) {
     refuseConnected(handle);
-    if (Date.now() > deadline) {
-      throw new HttpError(503, 'QR_NOT_READY', `no QR yet (the instance is ${handle.live.status}); try again in a few seconds`);
-    }
+    if (Date.now() > deadline) throw new AppError('QR_NOT_READY', `no QR yet (the instance is ${handle.live.status}); try again in a few seconds`);
     await sleep(100);
   }
   return handle.live.qr;
@@ -40,9 +34,20 @@ async function currentQr(handle: InstanceHandle): Promise<{ value: string; at: D
 /** The latest memory sample of an instance, as the memory report holds it (null before the first). */
 export type MemoryOf = (id: string) => unknown;
 
+/**
+ * The instances. Reads answer from the fleet's live view laid over the rows; with the database
+ * away they still answer (`database: "down"`), from the live view and the last rows read, with
+ * the row-only fields named in each instance's `stale`.
+ */
 export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf): Router {
   const router = Router();
-  const view = async (id: string) => instanceView(await fleet.repo.require(id), fleet.handle(id));
+
+  /** The instance as the API shows it after a write: the fresh row, or the last one read. */
+  const view = async (id: string) => {
+    const handle = fleet.handle(id);
+    const row = await fleet.row(id);
+    return instanceView(row ?? fleet.lastRow(id), handle, { stale: row === null });
+  };
 
   router.post('/api/instances', async (req, res) => {
     const body = createInstanceBody.parse(req.body ?? {});
@@ -51,16 +56,26 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   });
 
   router.get('/api/instances', async (_req, res) => {
-    const rows = await fleet.repo.list();
+    const rows = await fleet.rows();
     const handles = new Map(fleet.list().map((h) => [h.id, h]));
-    res.json({ instances: rows.map((row) => instanceView(row, handles.get(row.id))) });
+    if (rows) {
+      res.json({ database: 'up', instances: rows.map((row) => instanceView(row, handles.get(row.id))) });
+      return;
+    }
+    res.json({ database: 'down', instances: [...handles.values()].map((h) => instanceView(fleet.lastRow(h.id), h, { stale: true })) });
   });
 
   router.get('/api/instance/:id/details', async (req, res) => {
     const id = idOf(req);
-    const instance = await view(id);
-    const events = await listEvents(fleet.repo.pool, id, 20);
-    res.json({ instance, memory: memoryOf(id), events: events.map(eventView) });
+    const handle = fleet.handle(id);
+    const row = await fleet.row(id);
+    const events = row ? await fleet.recentEvents(id, RECENT_EVENTS) : null;
+    res.json({
+      database: row && events ? 'up' : 'down',
+      instance: instanceView(row ?? fleet.lastRow(id), handle, { stale: row === null }),
+      memory: memoryOf(id),
+      events: (events ?? []).map(eventView),
+    });
   });
 
   router.post('/api/instance/:id/enable', async (req, res) => {
@@ -109,17 +124,14 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
     const { phone } = pairingCodeBody.parse(req.body ?? {});
     const handle = fleet.handle(id);
     refuseConnected(handle);
-    const limit = await fleet.repo.takePairingAttempt(id, config.pairingWindowMs, config.pairingMaxAttempts);
+    const limit = await fleet.takePairingAttempt(id, config.pairingWindowMs, config.pairingMaxAttempts);
     if (!limit.allowed) {
-      throw new HttpError(429, 'PAIRING_LIMIT', `at most ${config.pairingMaxAttempts} pairing codes per ${Math.round(config.pairingWindowMs / 60_000)} min`);
+      throw new AppError('PAIRING_LIMIT', `at most ${config.pairingMaxAttempts} pairing codes per ${Math.round(config.pairingWindowMs / 60_000)} min`);
     }
     await currentQr(handle); // the page offers pairing once it is waiting to be linked
-    const worker = await handle.runningWorker();
-    if (!worker) throw new HttpError(409, 'WORKER_NOT_RUNNING', 'the instance has no running worker');
-    const { code } = await worker.request<{ code: string }>(WorkerCommand.PAIRING_CODE, { phone, timeoutMs: PAIRING_TIMEOUT_MS }, PAIRING_TIMEOUT_MS + 2_000);
-    const expiresAt = new Date(Date.now() + PAIRING_CODE_TTL_MS);
-    await fleet.repo.storePairingCode(id, code, expiresAt);
-    res.json({ code, expiresAt: expiresAt.toISOString(), attempts: limit.attempts, maxAttempts: config.pairingMaxAttempts });
+    const code = await (await fleet.worker(id)).pairingCode(phone, PAIRING_TIMEOUT_MS);
+    // The code is the operator's to enter on the phone within a minute; it is not stored.
+    res.json({ code, expiresAt: new Date(Date.now() + 60_000).toISOString(), attempts: limit.attempts, maxAttempts: config.pairingMaxAttempts });
   });
 
   return router;

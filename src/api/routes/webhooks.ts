@@ -1,11 +1,8 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Pool } from '../../db/pool.js';
 import { listFailed, retryDead } from '../../webhooks/outbox.js';
-import { HttpError } from '../http-errors.js';
-
-const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) });
-const idParams = z.object({ id: z.string().regex(/^\d{1,18}$/, 'must be a webhook id (digits)').transform(Number) });
+import { AppError } from '../../errors/index.js';
+import { failedWebhooksQuery as limitQuery, webhookIdParams as idParams } from '../schemas.js';
 
 /** Dead-lettered webhooks: list them, and send one again (after fixing the receiver). */
 export function webhooksRouter(pool: Pool, wake: () => void): Router {
@@ -17,7 +14,7 @@ export function webhooksRouter(pool: Pool, wake: () => void): Router {
   });
   router.post('/api/webhooks/:id/retry', async (req, res) => {
     const { id } = idParams.parse(req.params);
-    if (!(await retryDead(pool, id))) throw new HttpError(404, 'WEBHOOK_NOT_DEAD', `no dead-lettered webhook ${id}`);
+    if (!(await retryDead(pool, id))) throw new AppError('WEBHOOK_NOT_DEAD', `no dead-lettered webhook ${id}`);
     wake();
     res.json({ id, status: 'pending' });
   });

@@ -1,3 +1,5 @@
+import { Checks } from '../../../src/checks/checks.js';
+import { checkSettings } from '../../../src/checks/settings.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../../../src/supervisor/fleet.js';
 import { startTestApi, type TestApi } from '../../support/api.js';
@@ -27,7 +29,8 @@ beforeAll(async () => {
   const config = testConfig(db.url, tempSessionRoot(), { API_KEY, API_AUTH_FAILURES_PER_MINUTE: '1000' });
   fleet = new Fleet({ config, pool: db.pool, log: logs.log, launch: standInLauncher });
   await fleet.start();
-  const app = createApp({ pool: db.pool, fleet, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false });
+  const checks = new Checks({ fleet, log: logs.log, settings: checkSettings(config) });
+  const app = createApp({ pool: db.pool, fleet, checks, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false });
   const server = await listen(app, '127.0.0.1', 0);
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   api = {

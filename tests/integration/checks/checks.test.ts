@@ -9,7 +9,7 @@ import { checkSettings, type CheckSettings } from '../../../src/checks/settings.
 import type { Config } from '../../../src/config/index.js';
 import { listEvents } from '../../../src/db/events.js';
 import { Fleet } from '../../../src/supervisor/fleet.js';
-import type { WorkerLauncher } from '../../../src/supervisor/instance-handle.js';
+import type { WorkerLauncher } from '../../../src/supervisor/instance/handle.js';
 import { WorkerHandle } from '../../../src/worker/handle.js';
 import type { WorkerInit } from '../../../src/worker/protocol.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
@@ -18,8 +18,8 @@ import { silentLogger } from '../../support/logger.js';
 import { tempSessionRoot } from '../../support/workers.js';
 
 const SLOW_PING_WORKER = fileURLToPath(new URL('./fixtures/slow-ping-worker.ts', import.meta.url));
-const slowPingLauncher: WorkerLauncher = (instanceId, onEvent) =>
-  WorkerHandle.start({ init: { instanceId } as WorkerInit, startTimeoutMs: 15_000, onEvent, entry: SLOW_PING_WORKER });
+const slowPingLauncher: WorkerLauncher = (instanceId, listener) =>
+  WorkerHandle.start({ init: { instanceId } as WorkerInit, startTimeoutMs: 15_000, ...listener, entry: SLOW_PING_WORKER });
 
 const MINUTE = 60_000;
 let db: TestDatabase;
@@ -143,7 +143,7 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
     const c = createChecks(f);
     await c.runNow('recovery');
 
-    expect((await f.repo.require('drift')).connectionStatus).toBe('DISCONNECTED');
+    expect((await f.row('drift'))!.connectionStatus).toBe('DISCONNECTED');
     const fix = (await listEvents(db.pool, 'drift', 10)).find((e) => e.type === 'status.reconciled');
     expect(fix).toMatchObject({ fromStatus: 'CONNECTED', toStatus: 'DISCONNECTED' });
     expect(fix?.data?.discrepancy).toMatchObject({ database: 'CONNECTED' });

@@ -29,9 +29,9 @@ describe('a worker that keeps failing to start', () => {
       config,
       pool: db.pool,
       log: silentLogger,
-      launch: (instanceId, onEvent) => {
+      launch: (instanceId, listener) => {
         launches += 1;
-        return WorkerHandle.start({ init: { instanceId } as never, startTimeoutMs: 10_000, onEvent, entry: FAILING_WORKER });
+        return WorkerHandle.start({ init: { instanceId } as never, startTimeoutMs: 10_000, ...listener, entry: FAILING_WORKER });
       },
     });
     await fleet.start();
@@ -41,7 +41,7 @@ describe('a worker that keeps failing to start', () => {
     await waitForStatus(fleet, 'always-fails', 'DISCONNECTED', 5_000);
 
     expect(launches).toBe(4); // the first start and three reconnects
-    const row = await fleet.repo.require('always-fails');
+    const row = await fleet.row('always-fails').then((r) => r!);
     expect(row).toMatchObject({ connectionStatus: 'DISCONNECTED', statusReason: 'max_attempts', reconnectAttempts: 3 });
     const events = (await listEvents(db.pool, 'always-fails', 100)).reverse();
     const scheduled = events.filter((e) => e.toStatus === 'RECONNECTING').map((e) => e.data);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dueForStart } from '../../../src/checks/recovery-loop.js';
 import type { ConnectionStatus } from '../../../src/domain/instance.js';
-import type { InstanceLive } from '../../../src/supervisor/instance-handle.js';
+import type { InstanceLive } from '../../../src/supervisor/instance/handle.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -10,6 +10,9 @@ function handle(over: Partial<InstanceLive> = {}, hasWorker = false): { hasWorke
     status: 'DISCONNECTED',
     reason: 'worker_exit',
     statusChangedAt: new Date(NOW - 60_000),
+    health: 'disconnected',
+    healthReason: null,
+    lastError: null,
     workerPid: null,
     browserPid: null,
     startedAt: null,

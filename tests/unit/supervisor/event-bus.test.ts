@@ -220,6 +220,7 @@ describe('SEVERITY', () => {
       'remove.instance': 'MEDIUM',
       'instance.health': 'MEDIUM',
       'memory.alert': 'MEDIUM',
+      'recovery.step': 'MEDIUM',
       'connection.update': 'LOW',
       'qrcode.updated': 'LOW',
       'status.instance': 'LOW',

@@ -1,0 +1,402 @@
+import { coerceError } from '../../../lib/errors.js';
+import { ConnectionStatus, type Health, type Instance, type NewEvent } from '../../domain/instance.js';
+import { Category, type Logger } from '../../logger/index.js';
+import type { WorkerClient, WorkerListener } from '../../worker/handle.js';
+import type { EventPayload, WorkerMessage } from '../../worker/messages.js';
+import { WorkerEvent } from '../../worker/protocol.js';
+import type { Journal } from '../journal.js';
+import type { Notice } from '../notice.js';
+import { isNoReconnectReason, type ReconnectPolicy } from '../reconnect-policy.js';
+import { LifecycleEvent } from '../state-machine.js';
+import { QrIdleTimer } from './qr-idle-timer.js';
+import { ReconnectTimer } from './reconnect-timer.js';
+import { cleanup, hardRestart, softRestart, type RungTarget } from './recovery-rungs.js';
+import { StatusCore } from './status.js';
+import { WorkerSlot } from './worker-slot.js';
+
+/** Starts a worker for an instance; its checked events (and refused ones) go to `listener`, from the first one. */
+export type WorkerLauncher = (instanceId: string, listener: Required<WorkerListener>) => Promise<WorkerClient>;
+
+export interface InstanceSettings {
+  workerStopTimeoutMs: number;
+  qrIdleTimeoutMs: number;
+  reconnect: ReconnectPolicy;
+}
+
+export interface InstanceDeps {
+  journal: Journal;
+  log: Logger;
+  launch: WorkerLauncher;
+  settings: InstanceSettings;
+  random?: () => number;
+  now?: () => Date;
+}
+
+/** Why the supervisor stopped a worker on purpose; never mistaken for a crash. */
+export type StopReason = 'disabled' | 'qr_timeout' | 'shutdown' | 'restart' | 'removed' | 'no_reconnect';
+
+/** What the instance is doing right now, as the supervisor sees it (the API's live view). */
+export interface InstanceLive {
+  status: ConnectionStatus;
+  reason: string | null;
+  statusChangedAt: Date;
+  health: Health;
+  healthReason: string | null;
+  workerPid: number | null;
+  browserPid: number | null;
+  startedAt: Date | null;
+  reconnectAttempts: number;
+  nextReconnectAt: Date | null;
+  /** Waiting in the boot queue for its turn: like a pending reconnect, neither stuck nor due for a start. */
+  bootQueued: boolean;
+  /** A reason that forbids reconnecting (LOGOUT, BANNED, …): the instance waits for a human. */
+  blockedBy: string | null;
+  qr: { value: string; at: Date } | null;
+  wid: string | null;
+  pushName: string | null;
+  /** The last start failure or crash, as recorded in `last_error`. */
+  lastError: string | null;
+  recentErrors: Date[];
+}
+
+const CRASH_EVENTS = new Set<WorkerEvent>([WorkerEvent.BROWSER_DISCONNECTED, WorkerEvent.PAGE_CLOSED]);
+const ERROR_MEMORY = 50;
+/** Refused worker messages recorded as events per minute; past it they are only counted. */
+const INVALID_EVENTS_PER_MINUTE = 10;
+
+/**
+ * One instance under supervision: composes its status core (the only setter), its worker slot,
+ * its reconnect and QR idle timers and the recovery rungs, and follows its worker's events.
+ */
+export class InstanceHandle {
+  readonly core: StatusCore;
+  readonly slot: WorkerSlot;
+  private readonly reconnect: ReconnectTimer;
+  private readonly qrIdle: QrIdleTimer;
+  private stopping = false;
+  private attempts: number;
+  private bootQueued = false;
+  private qr: InstanceLive['qr'] = null;
+  private blockedBy: string | null;
+  private wid: string | null;
+  private pushName: string | null;
+  private lastError: string | null;
+  private readonly errors: Date[] = [];
+  /** When refused messages were recorded, for their own per-minute limit. */
+  private readonly invalidRecorded: number[] = [];
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly rungs: RungTarget;
+
+  constructor(
+    readonly id: string,
+    row: Instance,
+    private readonly deps: InstanceDeps,
+  ) {
+    this.now = deps.now ?? (() => new Date());
+    this.log = deps.log.child({ category: Category.SESSION, instanceId: id });
+    this.core = new StatusCore(id, row, deps.journal, this.log, this.now);
+    this.slot = new WorkerSlot(this.now);
+    this.reconnect = new ReconnectTimer(deps.settings.reconnect, deps.random, this.now);
+    this.qrIdle = new QrIdleTimer(deps.settings.qrIdleTimeoutMs);
+    this.attempts = row.reconnectAttempts;
+    this.wid = row.wid;
+    this.pushName = row.pushName;
+    this.lastError = row.lastError;
+    // A refusal recorded before a restart still stands: it waits for a human, not for a reboot.
+    const refused = row.connectionStatus === ConnectionStatus.AUTH_FAILURE || (row.statusReason !== null && isNoReconnectReason(row.statusReason));
+    this.blockedBy = refused ? (row.statusReason ?? row.connectionStatus) : null;
+    this.rungs = {
+      id,
+      slot: this.slot,
+      core: this.core,
+      stopTimeoutMs: deps.settings.workerStopTimeoutMs,
+      clearTimers: () => this.clearTimers(),
+      quiesce: () => {
+        this.stopping = true;
+        this.clearTimers();
+      },
+      start: (trigger) => this.start(trigger),
+      forgetPhone: () => {
+        this.wid = null;
+        this.pushName = null;
+        this.attempts = 0;
+      },
+    };
+  }
+
+  get live(): InstanceLive {
+    const worker = this.slot.current;
+    return {
+      status: this.core.status,
+      reason: this.core.reason,
+      statusChangedAt: this.core.statusChangedAt,
+      health: this.core.health,
+      healthReason: this.core.healthReason,
+      workerPid: worker?.pid ?? null,
+      browserPid: worker?.browserPid ?? null,
+      startedAt: this.slot.startedAt,
+      reconnectAttempts: this.attempts,
+      nextReconnectAt: this.reconnect.nextAt,
+      bootQueued: this.bootQueued,
+      blockedBy: this.blockedBy,
+      qr: this.qr,
+      wid: this.wid,
+      pushName: this.pushName,
+      lastError: this.lastError,
+      recentErrors: [...this.errors],
+    };
+  }
+
+  get health(): Health {
+    return this.core.health;
+  }
+
+  get hasWorker(): boolean {
+    return this.slot.occupied;
+  }
+
+  /** The worker once its start has finished; never waits for a start in progress. */
+  get currentWorker(): WorkerClient | null {
+    return this.slot.current;
+  }
+
+  /** The running worker, once a start in progress has finished (a QR can arrive before it has). */
+  runningWorker(): Promise<WorkerClient | null> {
+    return this.slot.running();
+  }
+
+  setHealth(health: Health, reason: string | null, severity?: NewEvent['severity']): Promise<void> {
+    return this.core.setHealth(health, reason, severity);
+  }
+
+  /** Starts the worker unless one is running or starting. A human's start lifts a no-reconnect block. */
+  start(trigger: string, byHuman = false): Promise<void> {
+    if (byHuman) this.blockedBy = null;
+    this.bootQueued = false;
+    if (this.slot.current) return Promise.resolve();
+    if (!this.slot.pendingStart) {
+      this.reconnect.clear();
+      this.stopping = false;
+    }
+    return this.slot.begin((generation) => this.launch(trigger, generation));
+  }
+
+  private async launch(trigger: string, generation: number): Promise<void> {
+    if (!(await this.core.move(LifecycleEvent.START, trigger))) return;
+    let worker: WorkerClient;
+    try {
+      worker = await this.deps.launch(this.id, {
+        onEvent: (event, payload) => {
+          if (this.slot.isCurrent(generation)) this.onWorkerEvent({ event, payload } as WorkerMessage);
+        },
+        onInvalid: (event, problem) => {
+          if (this.slot.isCurrent(generation)) void this.onInvalid(event, problem);
+        },
+      });
+    } catch (err) {
+      if (!this.slot.isCurrent(generation)) return;
+      const message = coerceError(err).message;
+      this.recordError(`start_failed: ${message}`);
+      this.log.warn(`worker failed to start: ${message}`);
+      await this.core.move(LifecycleEvent.DISCONNECTED, 'start_failed', { data: { error: message }, patch: { lastError: this.lastError } });
+      await this.scheduleReconnect('start_failed');
+      return;
+    }
+    if (!this.slot.install(worker, generation)) {
+      // stopped while starting: this worker is nobody's
+      await worker.stop(this.deps.settings.workerStopTimeoutMs);
+      return;
+    }
+    void worker.exited.then((exit) => {
+      if (this.slot.isCurrent(generation) && !this.stopping) void this.onCrash('worker_exit', { code: exit.code, signal: exit.signal });
+    });
+  }
+
+  private onWorkerEvent(m: WorkerMessage): void {
+    switch (m.event) {
+      case WorkerEvent.QR:
+        void this.onQr(m.payload.qr);
+        return;
+      case WorkerEvent.AUTHENTICATED:
+        void this.core.move(LifecycleEvent.AUTHENTICATED, 'authenticated');
+        return;
+      case WorkerEvent.LOADING_SCREEN:
+        void this.core.move(LifecycleEvent.LOADING, 'loading');
+        return;
+      case WorkerEvent.READY:
+        this.onReady(m.payload);
+        return;
+      case WorkerEvent.DISCONNECTED:
+        void this.onDisconnected(m.payload.reason);
+        return;
+      case WorkerEvent.AUTH_FAILURE:
+        void this.onNoReconnect('AUTH_FAILURE', LifecycleEvent.AUTH_FAILURE);
+        return;
+      case WorkerEvent.ERROR:
+        this.recordError();
+        this.log.warn(`worker reported an error (${m.payload.source}): ${m.payload.message}`);
+        return;
+      default:
+        // A crash while the worker is still starting fails its start, which handles it.
+        if (CRASH_EVENTS.has(m.event) && this.slot.current) void this.onCrash(m.event, (m.payload ?? {}) as Record<string, unknown>);
+    }
+  }
+
+  /** A message refused at the boundary: an error of this instance, recorded (within a rate) and never acted on. */
+  private async onInvalid(event: WorkerEvent, problem: string): Promise<void> {
+    const now = this.now().getTime();
+    while (this.invalidRecorded.length > 0 && this.invalidRecorded[0]! <= now - 60_000) this.invalidRecorded.shift();
+    this.recordError();
+    this.log.warn(`refused a ${event} message from the worker: ${problem}`);
+    if (this.invalidRecorded.length >= INVALID_EVENTS_PER_MINUTE) return;
+    this.invalidRecorded.push(now);
+    await this.deps.journal.record({
+      instanceId: this.id,
+      event: { category: Category.SESSION, type: 'worker.invalid_message', severity: 'MEDIUM', reason: problem, data: { event, problem } },
+    });
+  }
+
+  /** A new QR: announced with the move to QR_REQUIRED, or on its own when it only rotated. */
+  private async onQr(value: string): Promise<void> {
+    this.qr = { value, at: this.now() };
+    this.qrIdle.arm(() => {
+      if (this.core.status === ConnectionStatus.QR_REQUIRED) void this.stop('qr_timeout');
+    });
+    const notice: Notice = { name: 'qrcode.updated', payload: { instanceId: this.id, qr: value, at: this.qr.at } };
+    if (this.core.status !== ConnectionStatus.QR_REQUIRED) {
+      await this.core.move(LifecycleEvent.QR, 'qr_required', { notify: [notice] });
+      return;
+    }
+    await this.deps.journal.record({ instanceId: this.id, event: { category: Category.SESSION, type: 'qr.rotated' }, notify: [notice], coalesce: 'qr' });
+  }
+
+  private onReady(p: EventPayload<typeof WorkerEvent.READY>): void {
+    this.qrIdle.clear();
+    this.qr = null;
+    this.attempts = 0;
+    this.wid = p.wid ?? this.wid;
+    this.pushName = p.pushname ?? this.pushName;
+    void this.core.move(LifecycleEvent.READY, null, {
+      patch: { reconnectAttempts: 0, wid: this.wid, pushName: this.pushName, lastConnectedAt: this.now() },
+    });
+  }
+
+  private async onDisconnected(reason: string): Promise<void> {
+    if (isNoReconnectReason(reason)) {
+      await this.onNoReconnect(reason, LifecycleEvent.DISCONNECTED);
+      return;
+    }
+    // The library destroys its client after any other disconnect: replace the whole worker.
+    await this.onCrash(reason, {});
+  }
+
+  /** LOGOUT, BANNED, an auth failure…: record it, say so loudly, stop, and wait for a human. */
+  private async onNoReconnect(reason: string, event: LifecycleEvent): Promise<void> {
+    this.blockedBy = reason;
+    this.lastError = reason;
+    await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
+    const at = this.now();
+    const notify: Notice[] = [{ name: 'no.connection', payload: { instanceId: this.id, reason, at } }];
+    if (reason === 'LOGOUT') notify.unshift({ name: 'logout.instance', payload: { instanceId: this.id, reason, at } });
+    await this.core.move(event, reason, { severity: 'HIGH', category: Category.RECONNECT, notify, patch: { lastError: reason } });
+  }
+
+  /** Worker exit, browser gone, page closed, an unexpected disconnect: all seen at once, all handled the same. */
+  private async onCrash(kind: string, data: Record<string, unknown>): Promise<void> {
+    const detectedAt = this.now();
+    this.recordError(describeCrash(kind, data));
+    await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
+    await this.core.move(LifecycleEvent.DISCONNECTED, kind, { data: { ...data, detectedAt: detectedAt.toISOString() }, patch: { lastError: this.lastError } });
+    await this.scheduleReconnect(kind);
+  }
+
+  private async scheduleReconnect(reason: string): Promise<void> {
+    if (this.stopping) return;
+    const decision = this.reconnect.decide(reason, this.attempts);
+    if (decision.action === 'wait_for_human') {
+      await this.onNoReconnect(reason, LifecycleEvent.DISCONNECTED);
+      return;
+    }
+    if (decision.action === 'give_up') {
+      const at = this.now();
+      await this.core.move(LifecycleEvent.DISCONNECTED, decision.reason, {
+        severity: 'HIGH',
+        category: Category.RECONNECT,
+        data: { attempts: this.attempts, lastReason: reason },
+        notify: [
+          { name: 'reconnect.failed', payload: { instanceId: this.id, attempts: this.attempts, reason, at } },
+          { name: 'no.connection', payload: { instanceId: this.id, reason: decision.reason, at } },
+        ],
+      });
+      return;
+    }
+    this.attempts = decision.attempt;
+    this.reconnect.schedule(decision.delayMs, () => void this.start('reconnect'));
+    await this.core.move(LifecycleEvent.RECONNECT_SCHEDULED, reason, {
+      category: Category.RECONNECT,
+      patch: { reconnectAttempts: this.attempts },
+      data: { attempt: decision.attempt, delayMs: Math.round(decision.delayMs) },
+    });
+  }
+
+  /**
+   * Stops the worker on purpose. The status records why, except after a QR wait: the instance
+   * still needs its QR scanned, it just stops holding a browser while nobody looks.
+   */
+  async stop(reason: StopReason): Promise<void> {
+    this.stopping = true;
+    this.bootQueued = false;
+    this.clearTimers();
+    const pending = this.slot.pendingStart;
+    this.slot.bump();
+    await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
+    await pending?.catch(() => undefined);
+    if (reason === 'qr_timeout') await this.core.move(LifecycleEvent.QR, 'qr_timeout');
+    else if (reason !== 'removed') await this.core.move(LifecycleEvent.STOPPED, reason);
+  }
+
+  /** Operator asks for the QR: a worker idled after a QR wait is started again. */
+  async requestQr(): Promise<InstanceLive['qr']> {
+    if (!this.hasWorker && this.core.status !== ConnectionStatus.CONNECTED) await this.start('qr_requested', true);
+    return this.qr;
+  }
+
+  /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
+  async markRehydrating(): Promise<void> {
+    this.bootQueued = true;
+    await this.core.move(LifecycleEvent.RECONNECT_SCHEDULED, 'rehydrate', { category: Category.RECONNECT });
+  }
+
+  /** Counts an error against the instance's budget (and, with a description, as its last error). */
+  recordError(description?: string): void {
+    this.errors.push(this.now());
+    if (this.errors.length > ERROR_MEMORY) this.errors.shift();
+    if (description !== undefined) this.lastError = description.slice(0, 1_024);
+  }
+
+  softRestart(reason: string, timeoutMs: number): Promise<void> {
+    return softRestart(this.rungs, reason, timeoutMs);
+  }
+
+  hardRestart(reason: string, reap: () => Promise<unknown>): Promise<void> {
+    return hardRestart(this.rungs, reason, reap);
+  }
+
+  cleanup(reason: string, reap: () => Promise<unknown>, wipe: () => void | Promise<void>): Promise<void> {
+    return cleanup(this.rungs, reason, reap, wipe);
+  }
+
+  private clearTimers(): void {
+    this.reconnect.clear();
+    this.qrIdle.clear();
+  }
+}
+
+function describeCrash(kind: string, data: Record<string, unknown>): string {
+  const detail = Object.entries(data)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+  return detail ? `${kind} (${detail})` : kind;
+}

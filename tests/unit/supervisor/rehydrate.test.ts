@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { InstanceHandle } from '../../../src/supervisor/instance/handle.js';
+import { rehydrate } from '../../../src/supervisor/rehydrate.js';
+
+/** Lets pending promise callbacks run. */
+const flush = () => new Promise((r) => setImmediate(r));
+
+interface FakeFleet {
+  handles: InstanceHandle[];
+  /** Calls in order: `mark:<id>` and `start:<id>`. */
+  calls: string[];
+  /** Starts in flight now, and the most there ever were. */
+  active: () => number;
+  peak: () => number;
+  /** Lets instance `id`'s start finish (or fail with `error`). */
+  finish: (id: string, error?: Error) => void;
+}
+
+/** Stand-in handles whose start() stays pending until the test finishes it. */
+function fakeFleet(ids: string[]): FakeFleet {
+  const calls: string[] = [];
+  const pending = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  let active = 0;
+  let peak = 0;
+  const handles = ids.map(
+    (id) =>
+      ({
+        id,
+        markRehydrating: async () => void calls.push(`mark:${id}`),
+        start: (trigger: string) => {
+          expect(trigger).toBe('rehydrate');
+          calls.push(`start:${id}`);
+          active++;
+          peak = Math.max(peak, active);
+          return new Promise<void>((resolve, reject) => pending.set(id, { resolve, reject })).finally(() => active--);
+        },
+      }) as unknown as InstanceHandle,
+  );
+  return {
+    handles,
+    calls,
+    active: () => active,
+    peak: () => peak,
+    finish: (id, error) => {
+      const p = pending.get(id);
+      if (!p) throw new Error(`${id} has not started`);
+      if (error) p.reject(error);
+      else p.resolve();
+    },
+  };
+}
+
+const starts = (calls: string[]) => calls.filter((c) => c.startsWith('start:')).map((c) => c.slice(6));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('rehydrate', () => {
+  it('marks every instance first, then starts them in list order with at most `concurrency` in flight', async () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const fleet = fakeFleet(ids);
+    const done = rehydrate(fleet.handles, { concurrency: 3, staggerMs: 0 });
+    await flush();
+    expect(fleet.calls.slice(0, ids.length)).toEqual(ids.map((id) => `mark:${id}`));
+    expect(starts(fleet.calls)).toEqual(['a', 'b', 'c']);
+
+    fleet.finish('b');
+    await flush();
+    expect(starts(fleet.calls)).toEqual(['a', 'b', 'c', 'd']);
+    for (const id of ['a', 'c', 'd', 'e', 'f']) {
+      fleet.finish(id);
+      await flush();
+    }
+    fleet.finish('g');
+    await done;
+    expect(starts(fleet.calls)).toEqual(ids);
+    expect(fleet.peak()).toBe(3);
+  });
+
+  it('spaces launches by staggerMs even when slots are free', async () => {
+    vi.useFakeTimers();
+    const fleet = fakeFleet(['a', 'b', 'c']);
+    const done = rehydrate(fleet.handles, { concurrency: 3, staggerMs: 100 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(starts(fleet.calls)).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(starts(fleet.calls)).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(starts(fleet.calls)).toEqual(['a', 'b']);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(starts(fleet.calls)).toEqual(['a', 'b', 'c']);
+    for (const id of ['a', 'b', 'c']) fleet.finish(id);
+    await done;
+  });
+
+  it('starts nothing more once the signal aborts; instances not started yet stay down', async () => {
+    const controller = new AbortController();
+    const fleet = fakeFleet(['a', 'b', 'c']);
+    const done = rehydrate(fleet.handles, { concurrency: 1, staggerMs: 0, signal: controller.signal });
+    await flush();
+    expect(starts(fleet.calls)).toEqual(['a']);
+    controller.abort();
+    fleet.finish('a');
+    await done;
+    expect(starts(fleet.calls)).toEqual(['a']);
+  });
+
+  it('after a start throws, starts nothing new, waits for the ones in flight, then rejects with that error', async () => {
+    const fleet = fakeFleet(['a', 'b', 'c', 'd']);
+    const done = rehydrate(fleet.handles, { concurrency: 2, staggerMs: 0 });
+    let settled = false;
+    void done.catch(() => (settled = true));
+    await flush();
+    fleet.finish('b', new Error('database gone'));
+    await flush();
+    expect(settled).toBe(false);
+    expect(fleet.active()).toBe(1);
+    fleet.finish('a');
+    await expect(done).rejects.toThrow('database gone');
+    expect(starts(fleet.calls)).toEqual(['a', 'b']);
+  });
+});
