@@ -9,12 +9,19 @@ import { FleetStream } from './js/stream.js';
 /*
  * The operator dashboard: one page, no build step. State lives here; cards and the header draw
  * it. Changes arrive over SSE; the only timed fetches are the memory report and /api/health,
- * every 30 s while the tab is visible.
+ * every 30 s while the tab is visible. While the database is unreachable (an answer says
+ * `database: "down"`) a banner says so, the instances keep their live statuses (row-only fields
+ * marked stale), and /api/health and the list are read every 5 s until the database is back.
+ * A failed or hung request never stops the refreshing: every call has a timeout and every
+ * timer is re-armed whatever the answer.
  */
 
 const KEY_STORAGE = 'wa-fleet.apiKey';
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SLOW_REFRESH_MS = 30_000;
+const DEGRADED_REFRESH_MS = 5_000;
+/** The periodic reads answer from memory: one that takes longer is not coming. */
+const READ_TIMEOUT_MS = 15_000;
 const DETAILS_DEBOUNCE_MS = 250;
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +33,8 @@ const ui = {
   keyError: $('key-error'),
   dashboard: $('dashboard'),
   demoBanner: $('demo-banner'),
+  dbBanner: $('db-banner'),
+  dbPending: $('db-pending'),
   meta: $('meta'),
   summary: $('fleet-summary'),
   memory: $('fleet-memory'),
@@ -59,6 +68,10 @@ const state = {
   detailTimers: new Map(),
   timers: [],
   memoryTimer: null,
+  live: false,
+  // 'up' | 'down' | null (not said yet): as the latest answer that names it said.
+  database: null,
+  resyncTimer: null,
 };
 
 const api = createApi(() => state.key);
@@ -143,11 +156,14 @@ async function detectDemo(health) {
 }
 
 function startLive() {
+  state.live = true;
   state.list = 'loading';
   drawList();
   void loadInstances();
   void refreshMemory();
   stream.start();
+  // Said down by the key check: the list just asked for is the first read, the next in 5 s.
+  if (state.database === 'down') resyncSoon(DEGRADED_REFRESH_MS);
   state.timers.push(setInterval(tick, 1000));
   state.timers.push(
     setInterval(() => {
@@ -159,12 +175,17 @@ function startLive() {
 }
 
 function stopLive() {
+  state.live = false;
   stream.stop();
   for (const t of state.timers) clearInterval(t);
   state.timers = [];
   for (const t of state.detailTimers.values()) clearTimeout(t);
   state.detailTimers.clear();
   clearTimeout(state.memoryTimer);
+  clearTimeout(state.resyncTimer);
+  state.resyncTimer = null;
+  state.database = null;
+  drawDatabase();
   for (const card of state.cards.values()) card.el.remove();
   state.cards.clear();
   state.instances.clear();
@@ -178,29 +199,67 @@ function stopLive() {
 // ---- data ---------------------------------------------------------------------------------
 
 function applyHealth(health) {
-  state.health = health;
+  state.health = health && typeof health === 'object' ? health : null;
   state.healthError = null;
   drawMeta();
+  noteDatabase(state.health?.database);
+  drawDatabase();
 }
 
 async function refreshHealth() {
   try {
-    applyHealth(await api('GET', '/api/health'));
+    applyHealth(await api('GET', '/api/health', undefined, { timeoutMs: READ_TIMEOUT_MS }));
   } catch (error) {
     if (error.status === 401) return authLost(error);
-    state.healthError = error.status === 0 ? 'supervisor unreachable' : `health: ${error.message}`;
+    state.healthError = error.code === 'NETWORK' ? 'supervisor unreachable' : `health: ${error.message}`;
     drawMeta();
+  }
+}
+
+/**
+ * What an answer said of the database. A change reads the whole fleet again (the stale marks
+ * come and go with the list, the waiting count with /api/health); while it is down, that is
+ * repeated every 5 s, so the banner goes on the first read after the database is back.
+ */
+function noteDatabase(value) {
+  if (value !== 'up' && value !== 'down') return;
+  const was = state.database;
+  state.database = value;
+  if (was === value) return;
+  drawDatabase();
+  for (const card of state.cards.values()) card.render();
+  if (state.live && (was !== null || value === 'down')) resyncSoon(0);
+}
+
+function resyncSoon(delay) {
+  clearTimeout(state.resyncTimer);
+  state.resyncTimer = setTimeout(() => void resync(), delay);
+}
+
+async function resync() {
+  state.resyncTimer = null;
+  try {
+    // Health first: on the way back its answer may lag the list's, whose read closes the circuit.
+    await refreshHealth();
+    await loadInstances();
+  } catch {
+    // Both report their own failures; whatever happened, the next read is still scheduled.
+  } finally {
+    if (state.live && state.database === 'down' && state.resyncTimer === null) resyncSoon(DEGRADED_REFRESH_MS);
   }
 }
 
 async function loadInstances() {
   try {
-    const { instances } = await api('GET', '/api/instances');
+    const body = await api('GET', '/api/instances', undefined, { timeoutMs: READ_TIMEOUT_MS });
+    const instances = Array.isArray(body?.instances) ? body.instances.filter((i) => i && typeof i.id === 'string') : null;
+    if (!instances) throw new Error('the instance list came without its instances');
     state.list = 'ready';
     state.listError = null;
     const seen = new Set(instances.map((i) => i.id));
     for (const id of [...state.instances.keys()]) if (!seen.has(id)) removeInstance(id);
     for (const instance of instances) upsert(instance);
+    noteDatabase(body.database);
   } catch (error) {
     if (error.status === 401) return authLost(error);
     state.list = 'error';
@@ -220,7 +279,8 @@ async function refreshMemory() {
   }
   state.memoryAt = Date.now();
   try {
-    state.memory = readMemoryReport(await api('GET', '/api/memory/report'));
+    // Its `database` says only whether the fleet's circuit is closed: the banner follows health and the list.
+    state.memory = readMemoryReport(await api('GET', '/api/memory/report', undefined, { timeoutMs: READ_TIMEOUT_MS }));
     state.memoryHistory = keepHistory(state.memory, state.memoryHistory);
     state.memoryError = null;
   } catch (error) {
@@ -246,7 +306,8 @@ function refreshSoon(id) {
 async function refreshInstance(id) {
   const seq = state.eventSeq.get(id) ?? 0;
   try {
-    const { instance } = await api('GET', `/api/instance/${encodeURIComponent(id)}/details`);
+    const { database, instance } = await api('GET', `/api/instance/${encodeURIComponent(id)}/details`, undefined, { timeoutMs: READ_TIMEOUT_MS });
+    noteDatabase(database);
     if ((state.eventSeq.get(id) ?? 0) !== seq) return refreshSoon(id);
     upsert(instance);
     drawList();
@@ -285,6 +346,7 @@ function removeInstance(id) {
 const cardContext = {
   api,
   isDemo: () => state.demo,
+  databaseDown: () => state.database === 'down',
   memoryUnavailable: () => state.memoryError !== null,
   onInstance: (instance) => {
     upsert(instance);
@@ -323,6 +385,20 @@ function onEvent(name, payload) {
 const drawMeta = () => renderMeta(ui.meta, state);
 const drawSummary = () => renderSummary(ui.summary, state.instances);
 const drawFleetMemory = () => renderFleetMemory(ui.memory, state);
+
+function drawDatabase() {
+  const down = state.database === 'down';
+  ui.dbBanner.hidden = !down;
+  document.body.classList.toggle('database-down', down);
+  ui.createSubmit.disabled = down;
+  ui.createSubmit.title = down ? 'Creating an instance needs the database, which is unreachable now.' : '';
+  if (!down) return;
+  const pending = state.health?.journalPending;
+  ui.dbPending.textContent =
+    typeof pending === 'number' && Number.isFinite(pending)
+      ? `${pending} change${pending === 1 ? '' : 's'} waiting to be written`
+      : 'changes waiting to be written: not known yet';
+}
 
 function placeholder(kind, ...children) {
   return h('div', { class: `placeholder placeholder-${kind}` }, ...children);
@@ -398,7 +474,7 @@ ui.createForm.addEventListener('submit', async (event) => {
     if (error.status === 401) return authLost(error);
     createNote('bad', error.code === 'INSTANCE_EXISTS' ? `An instance named ${id} already exists.` : error.message);
   } finally {
-    ui.createSubmit.disabled = false;
+    ui.createSubmit.disabled = state.database === 'down';
   }
 });
 

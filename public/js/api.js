@@ -20,18 +20,30 @@ export function keyProblem(key) {
   return null;
 }
 
+/** Long enough for the slowest answer (a pairing code waits on the phone page); a hung request still ends. */
+const DEFAULT_TIMEOUT_MS = 90_000;
+
 /** @param {() => string} getKey */
 export function createApi(getKey) {
-  return async function call(method, path, body) {
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {unknown} [body]
+   * @param {{ timeoutMs?: number }} [options] a request unanswered by then fails with status 0, code TIMEOUT
+   */
+  return async function call(method, path, body, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
     const headers = { 'x-api-key': getKey(), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const signal = AbortSignal.timeout(timeoutMs);
     let res;
+    let text;
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', signal });
+      text = await res.text();
     } catch {
+      if (signal.aborted) throw new ApiError(0, 'TIMEOUT', `The supervisor did not answer within ${Math.round(timeoutMs / 1000)} s.`);
       throw new ApiError(0, 'NETWORK', 'Cannot reach the supervisor. Is it running?');
     }
-    const text = await res.text();
     let json = null;
     try {
       json = text ? JSON.parse(text) : null;

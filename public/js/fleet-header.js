@@ -16,9 +16,12 @@ function chips(title, counts, tone) {
 export function renderMeta(el, { health, healthError, stream, streamRetryMs }) {
   const parts = [];
   if (health) {
-    const startedAt = new Date(Date.now() - health.uptimeSeconds * 1000).toISOString();
-    parts.push(h('span', { text: `v${health.version}` }), h('span', {}, 'up ', h('span', { dataset: { since: startedAt } }, formatDuration(health.uptimeSeconds * 1000))));
-    parts.push(h('span', { class: `badge tone-${health.database === 'up' ? 'ok' : 'bad'}`, text: `DB ${health.database}` }));
+    if (health.version) parts.push(h('span', { text: `v${health.version}` }));
+    if (Number.isFinite(health.uptimeSeconds)) {
+      const startedAt = new Date(Date.now() - health.uptimeSeconds * 1000).toISOString();
+      parts.push(h('span', {}, 'up ', h('span', { dataset: { since: startedAt } }, formatDuration(health.uptimeSeconds * 1000))));
+    }
+    if (health.database) parts.push(h('span', { class: `badge tone-${health.database === 'up' ? 'ok' : 'bad'}`, text: `DB ${health.database}` }));
   }
   if (healthError) parts.push(h('span', { class: 'badge tone-bad', text: healthError }));
   const streamText = stream === 'reconnecting' && streamRetryMs ? `reconnecting in ${Math.round(streamRetryMs / 1000)}s` : STREAM_LABEL[stream] ?? stream;
@@ -29,9 +32,12 @@ export function renderMeta(el, { health, healthError, stream, streamRetryMs }) {
 /** Counts by status and health, from the instances on screen (so they change with them). */
 export function renderSummary(el, instances) {
   const list = [...instances.values()];
-  const enabled = list.filter((i) => i.enabled).length;
+  const enabled = list.filter((i) => i.enabled === true).length;
+  // `enabled: null`: the database is away and was never read for it.
+  const unknown = list.filter((i) => i.enabled !== true && i.enabled !== false).length;
+  const counts = unknown > 0 ? ` (${enabled} enabled, ${unknown} unknown)` : ` (${enabled} enabled)`;
   el.replaceChildren(
-    h('div', { class: 'chips' }, h('span', { class: 'chips-title', text: 'Instances' }), h('b', { text: String(list.length) }), h('span', { class: 'muted', text: ` (${enabled} enabled)` })),
+    h('div', { class: 'chips' }, h('span', { class: 'chips-title', text: 'Instances' }), h('b', { text: String(list.length) }), h('span', { class: 'muted', text: counts })),
     chips('Status', countBy(list.map((i) => i.connectionStatus)), statusTone),
     chips('Health', countBy(list.map((i) => i.health)), healthTone),
   );

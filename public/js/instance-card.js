@@ -12,6 +12,12 @@ const CONFIRM = {
   logout: (id) => ({ question: `Log ${id} out? The phone is unlinked and a new QR scan is needed.`, yes: 'Yes, log out' }),
 };
 
+/** How the card names the row-only fields an answer may list in `stale` (database unreachable). */
+const STALE_NAMES = { enabled: 'enabled', webhookUrl: 'webhook URL', lastConnectedAt: 'last linked', createdAt: 'created', updatedAt: 'updated' };
+const STALE_TITLE = 'From the last read of the database, which is unreachable now: it may be out of date.';
+const UNKNOWN_ENABLED_TITLE = 'Not known: the database is unreachable and has not been read for this instance since the supervisor started.';
+const NEEDS_DATABASE = 'Needs the database, which is unreachable now.';
+
 const DONE = {
   enable: 'Enabled: the worker is starting.',
   disable: 'Disabled: the worker is stopped and stays stopped.',
@@ -23,9 +29,27 @@ function fact(label, ...value) {
   return h('div', { class: 'fact' }, h('dt', { text: label }), h('dd', {}, ...value));
 }
 
+function staleTag() {
+  return h('span', { class: 'stale-tag', title: STALE_TITLE, text: 'stale' });
+}
+
+/** A value from the row: greyed and tagged "stale" when the answer says it may be out of date. */
+function rowValue(isStale, ...value) {
+  return isStale ? [h('span', { class: 'stale-value', title: STALE_TITLE }, ...value), ' ', staleTag()] : value;
+}
+
+/** `enabled` as the card can know it: true, false, or null (unknown: the database was never read). */
+const enabledOf = (i) => (i.enabled === true || i.enabled === false ? i.enabled : null);
+
 function since(iso, now) {
   if (!iso) return h('span', { text: '—' });
   return h('span', { class: 'since', dataset: { since: iso } }, formatDuration(now - Date.parse(iso)));
+}
+
+/** "3m 04s ago", "never", or "unknown" when the row was never read (database unreachable since start). */
+function lastLinked(i, enabled, stale, now) {
+  if (i.lastConnectedAt) return [since(i.lastConnectedAt, now), ' ago'];
+  return [h('span', { class: 'muted', text: stale.has('lastConnectedAt') && enabled === null ? 'unknown' : 'never' })];
 }
 
 /** Text that counts down to `iso` (the page's ticker keeps it current), then says `after`. */
@@ -105,7 +129,7 @@ export class InstanceCard {
       this.pairing = { ...this.pairing, open: false };
     }
     if (!connected && this.qr.linked) this.qr = { ...this.qr, linked: false, open: false };
-    if (!instance.enabled) this.qr = { ...this.qr, open: false };
+    if (enabledOf(instance) === false) this.qr = { ...this.qr, open: false };
     this.render();
   }
 
@@ -127,7 +151,11 @@ export class InstanceCard {
   render() {
     const i = this.instance;
     const now = Date.now();
-    Object.assign(this.el.dataset, { status: i.connectionStatus, enabled: String(i.enabled), health: i.health });
+    const enabled = enabledOf(i);
+    const stale = new Set(Array.isArray(i.stale) ? i.stale : []);
+    Object.assign(this.el.dataset, { status: i.connectionStatus, enabled: enabled === null ? 'unknown' : String(enabled), health: i.health });
+    if (stale.size > 0) this.el.dataset.stale = [...stale].join(' ');
+    else delete this.el.dataset.stale;
     const phone = phoneLabel(i.phone);
     const attempts = [h('span', { text: String(i.reconnectAttempts ?? 0) })];
     if (i.nextReconnectAt) attempts.push(h('span', { class: 'muted' }, ' · next ', countdown(i.nextReconnectAt, 'in ', 'now', now)));
@@ -136,8 +164,9 @@ export class InstanceCard {
         'header',
         { class: 'card-head' },
         h('h2', { class: 'card-id', text: i.id }),
-        h('span', { class: `badge status tone-${statusTone(i.connectionStatus)}`, text: i.connectionStatus }),
-        !i.enabled && h('span', { class: 'badge tone-off', text: 'disabled' }),
+        h('span', { class: `badge status tone-${statusTone(i.connectionStatus)}`, text: i.connectionStatus ?? 'UNKNOWN' }),
+        enabled === false && h('span', { class: `badge tone-off${stale.has('enabled') ? ' is-stale' : ''}`, title: stale.has('enabled') ? STALE_TITLE : null, text: 'disabled' }),
+        enabled === null && h('span', { class: 'badge tone-off is-stale enabled-unknown', title: UNKNOWN_ENABLED_TITLE, text: 'enabled: unknown' }),
       ),
       h(
         'dl',
@@ -146,8 +175,19 @@ export class InstanceCard {
         fact('In status', since(i.statusChangedAt, now), i.statusReason && h('span', { class: 'reason', text: ` · ${i.statusReason}` })),
         fact('Reconnects', ...attempts),
         fact('Phone', h('span', { class: phone ? '' : 'muted', text: phone ?? 'not linked' })),
+        (stale.size > 0 || enabled === null) &&
+          fact('Enabled', ...rowValue(stale.has('enabled'), h('span', { class: 'enabled-value', text: enabled === null ? 'unknown' : enabled ? 'yes' : 'no' }))),
+        fact('Last linked', ...rowValue(stale.has('lastConnectedAt'), ...lastLinked(i, enabled, stale, now))),
+        i.webhookUrl && fact('Webhook', ...rowValue(stale.has('webhookUrl'), h('span', { class: 'webhook-url', text: i.webhookUrl }))),
         fact('Memory', ...memoryView(this.memory, this.ctx.memoryUnavailable())),
       ),
+      stale.size > 0 &&
+        h(
+          'p',
+          { class: 'stale-note' },
+          staleTag(),
+          ` ${[...stale].map((name) => STALE_NAMES[name] ?? name).join(', ')}: from the last read (database unreachable). Status and health are live.`,
+        ),
       this.alert && h('p', { class: 'alert tone-warn', text: `Memory ${this.alert.level}: ${this.alert.message}` }),
       i.waitingForHuman && h('p', { class: 'alert tone-bad', text: `Waiting for a human: ${i.waitingForHuman}` }),
       i.lastError && h('p', { class: 'last-error', text: `Last error: ${i.lastError}` }),
@@ -161,9 +201,15 @@ export class InstanceCard {
     this.renderPairing();
   }
 
-  button(text, onclick, { kind = '', action = text, label = null } = {}) {
+  /** `needsDatabase`: refused by the API while the database is unreachable, so not offered then. */
+  button(text, onclick, { kind = '', action = text, label = null, needsDatabase = false } = {}) {
     const busy = this.busy === action;
-    return h('button', { type: 'button', class: kind, disabled: this.busy !== null, 'aria-busy': busy ? 'true' : null, 'aria-label': label, onclick }, busy ? `${text}…` : text);
+    const blocked = needsDatabase && this.ctx.databaseDown?.() === true;
+    return h(
+      'button',
+      { type: 'button', class: kind, disabled: this.busy !== null || blocked, title: blocked ? NEEDS_DATABASE : null, 'aria-busy': busy ? 'true' : null, 'aria-label': label, onclick },
+      busy ? `${text}…` : text,
+    );
   }
 
   renderActions() {
@@ -173,19 +219,23 @@ export class InstanceCard {
       const action = this.confirming;
       this.actions.replaceChildren(
         h('span', { class: 'confirm', text: question }),
-        this.button(yes, () => void this.act(action), { kind: 'danger', action }),
+        this.button(yes, () => void this.act(action), { kind: 'danger', action, needsDatabase: action === 'delete' }),
         this.button('Cancel', () => this.ask(null)),
       );
       return;
     }
     const connected = i.connectionStatus === 'CONNECTED';
+    // Unknown (database never read): a running worker says the instance is meant to run.
+    const on = enabledOf(i) ?? Boolean(i.worker);
     const row = [
-      i.enabled ? this.button('Disable', () => void this.act('disable'), { action: 'disable' }) : this.button('Enable', () => void this.act('enable'), { action: 'enable' }),
-      i.enabled && this.button('Restart', () => void this.act('restart'), { action: 'restart' }),
-      i.enabled && !connected && this.button(this.qr.open ? 'Hide QR' : 'Show QR', () => this.toggleQr(), { kind: 'primary' }),
-      i.enabled && !connected && this.button(this.pairing.open ? 'Hide pairing' : 'Pairing code', () => this.togglePairing()),
+      on
+        ? this.button('Disable', () => void this.act('disable'), { action: 'disable', needsDatabase: true })
+        : this.button('Enable', () => void this.act('enable'), { action: 'enable', needsDatabase: true }),
+      on && this.button('Restart', () => void this.act('restart'), { action: 'restart' }),
+      on && !connected && this.button(this.qr.open ? 'Hide QR' : 'Show QR', () => this.toggleQr(), { kind: 'primary' }),
+      on && !connected && this.button(this.pairing.open ? 'Hide pairing' : 'Pairing code', () => this.togglePairing()),
       (connected || i.phone?.wid) && this.button('Log out', () => this.ask('logout'), { kind: 'danger' }),
-      this.button('Delete', () => this.ask('delete'), { kind: 'danger' }),
+      this.button('Delete', () => this.ask('delete'), { kind: 'danger', needsDatabase: true }),
     ];
     const demo = this.ctx.isDemo()
       ? h(
@@ -336,7 +386,9 @@ export class InstanceCard {
   renderPairing() {
     const p = this.pairing;
     this.pairPanel.hidden = !p.open;
-    this.pairSubmit.disabled = p.busy;
+    const blocked = this.ctx.databaseDown?.() === true;
+    this.pairSubmit.disabled = p.busy || blocked;
+    this.pairSubmit.title = blocked ? NEEDS_DATABASE : '';
     this.pairSubmit.textContent = p.busy ? 'Asking the phone page…' : 'Get code';
     if (p.error) return this.pairResult.replaceChildren(h('p', { class: 'tone-bad-text', text: p.error }));
     if (!p.result) return this.pairResult.replaceChildren();

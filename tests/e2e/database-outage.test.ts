@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../lib/timeout.js';
 import { listEvents } from '../../src/db/events.js';
@@ -9,14 +7,13 @@ import { MIGRATIONS_DIR } from '../../src/paths.js';
 import { Fleet } from '../../src/supervisor/fleet.js';
 import { createLinked, nextUpdate, testConfig } from '../support/fleet.js';
 import { silentLogger } from '../support/logger.js';
-import { runScript } from '../support/run-script.js';
+import { privateMysql } from '../support/private-mysql.js';
 import { tempSessionRoot } from '../support/workers.js';
 
-// A private MariaDB that this test may stop and start, from the same script users run.
-const dataDir = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? '/tmp', 'outage-mysql-'));
-const scriptEnv = { ENSURE_MYSQL_DATA_DIR: dataDir, ENSURE_MYSQL_SKIP_DEFAULT: '1', MYSQL_URL: 'mysql://root@127.0.0.1:1/none' };
-const startDb = async () => (await runScript('ensure-mysql.sh', [], scriptEnv, 90_000)).stdout.trim();
-const stopDb = () => runScript('ensure-mysql.sh', ['--stop'], scriptEnv, 60_000);
+// A private MariaDB this test stops and starts, from the same script users run.
+const db = privateMysql('outage-mysql');
+const startDb = db.start;
+const stopDb = db.stop;
 
 const OUTAGE_MS = 30_000;
 let url: string;

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Observations } from '../../../src/checks/observations.js';
 import { Recoverer } from '../../../src/checks/recoverer.js';
@@ -10,15 +8,14 @@ import { Supervisor } from '../../../src/supervisor/supervisor.js';
 import { createLogger } from '../../../src/logger/index.js';
 import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
 import { silentLogger } from '../../support/logger.js';
-import { runScript } from '../../support/run-script.js';
+import { privateMysql } from '../../support/private-mysql.js';
 import { startReceiver, waitFor, type Receiver } from '../../support/webhook-receiver.js';
 import { tempSessionRoot } from '../../support/workers.js';
 
 // A private MariaDB this test stops and starts, from the same script users run.
-const dataDir = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? '/tmp', 'journal-mysql-'));
-const scriptEnv = { ENSURE_MYSQL_DATA_DIR: dataDir, ENSURE_MYSQL_SKIP_DEFAULT: '1', MYSQL_URL: 'mysql://root@127.0.0.1:1/none' };
-const startDb = async () => (await runScript('ensure-mysql.sh', [], scriptEnv, 90_000)).stdout.trim();
-const stopDb = () => runScript('ensure-mysql.sh', ['--stop'], scriptEnv, 60_000);
+const db = privateMysql('journal-mysql');
+const startDb = db.start;
+const stopDb = db.stop;
 
 let url: string;
 let receiver: Receiver;
