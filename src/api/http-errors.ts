@@ -22,7 +22,8 @@ function classify(err: unknown): { status: number; code: ErrorCode; message: str
   if (status !== null && status < 500 && e.code !== 'INTERNAL') return { status, code: e.code as ErrorCode, message: coerceError(err).message };
   // 5xx codes tell the client what happened in their own words, never our internals.
   if (status !== null && e.code !== 'INTERNAL') return { status, code: e.code as ErrorCode, message: ERRORS[e.code as ErrorCode].meaning };
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return { status: e.status, code: 'BAD_REQUEST', message: 'bad request' };
+  // Another 4xx from express or a parser (an unsupported charset, …): the request could not be read.
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return { status: ERRORS.BAD_REQUEST.status, code: 'BAD_REQUEST', message: 'bad request' };
   return { status: 500, code: 'INTERNAL', message: 'internal error' };
 }
 

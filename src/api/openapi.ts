@@ -1,3 +1,8 @@
+/*
+ * The OpenAPI document, generated from the zod schemas the routes validate with
+ * (src/api/schemas.ts), so the two cannot drift. Long because it is a declarative list: one
+ * registration per operation (21), each with its parameters, answers and error codes.
+ */
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import {

@@ -1,9 +1,10 @@
-import { forEachInstance, type CheckContext } from './context.js';
+import type { CheckContext } from './context.js';
 import type { Judge } from './judge.js';
+import { probeThenJudge } from './probe-tick.js';
 
 /**
  * The health loop's tick: ping every running worker (WhatsApp state from the page, with a
- * timeout), then judge every instance, with or without a worker (a stuck start has none yet).
+ * timeout), then judge every instance.
  */
 export class HealthCheck {
   constructor(
@@ -11,23 +12,16 @@ export class HealthCheck {
     private readonly judge: Judge,
   ) {}
 
-  async tick(signal: AbortSignal): Promise<void> {
-    const { fleet, observations, settings, log } = this.ctx;
-    const flags = await this.ctx.enabledFlags();
-    await forEachInstance(fleet.list(), settings.concurrency, log, async (handle) => {
-      if (signal.aborted || this.ctx.busy(handle.id)) return;
-      const worker = handle.currentWorker;
-      if (worker) {
-        const statusSince = handle.live.statusChangedAt.getTime();
-        try {
-          const ping = await worker.ping(settings.pingTimeoutMs);
-          observations.recordPing(handle.id, statusSince, { ok: true, state: ping.state, latencyMs: ping.latencyMs }, Date.now());
-        } catch {
-          observations.recordPing(handle.id, statusSince, { ok: false }, Date.now());
-        }
+  tick(signal: AbortSignal): Promise<void> {
+    const { observations, settings } = this.ctx;
+    return probeThenJudge(this.ctx, this.judge, signal, async (handle, worker) => {
+      const statusSince = handle.live.statusChangedAt.getTime();
+      try {
+        const ping = await worker.ping(settings.pingTimeoutMs);
+        observations.recordPing(handle.id, statusSince, { ok: true, state: ping.state, latencyMs: ping.latencyMs }, Date.now());
+      } catch {
+        observations.recordPing(handle.id, statusSince, { ok: false }, Date.now());
       }
-      if (signal.aborted || this.ctx.busy(handle.id)) return;
-      await this.judge.judge(handle, flags);
     });
   }
 }

@@ -47,6 +47,8 @@ function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
  * The supervisor of every instance: one InstanceHandle per instance, the journal every change
  * goes through, and the event bus it announces on. Starts and stops the handles in order. Reads
  * of the rows go through here too (`rows`, `row`, `recentEvents`): nobody queries around it.
+ * Just over 300 lines: it is the one door for every operation on an instance (create, enable,
+ * disable, restart, logout, remove, the checks' restarts and reconciliation), each a few lines.
  */
 export class Fleet {
   readonly events: FleetEventBus;

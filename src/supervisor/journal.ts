@@ -81,6 +81,9 @@ export function creation(instanceId: string, options: { enabled: boolean; webhoo
  * circuit breaker holds every instance's entries in order, and the bus hears of them at once
  * (the live view is the truth; the record follows when the database answers). Only outage-class
  * errors open the circuit: a data error fails its one entry, logged with its instance id.
+ *
+ * Over 300 lines: the queue, its deferral through an outage and the transaction that writes an
+ * entry are one piece of ordering logic.
  */
 export class Journal {
   private readonly queues = new Map<string, Pending[]>();
@@ -170,6 +173,8 @@ export class Journal {
     for (let i = queue.length - 1; i > 0; i--) {
       if (queue[i]!.entry.coalesce !== tag) continue;
       const [older] = queue.splice(i, 1);
+      // Its record is dropped, not its news: listeners still hear of it.
+      this.announce(older!, true);
       older!.settle('coalesced');
       return;
     }

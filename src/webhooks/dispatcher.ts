@@ -1,3 +1,9 @@
+/*
+ * The webhook dispatcher: claims due outbox rows, delivers them per receiver URL in order behind
+ * one circuit per receiver, and marks, retries or dead-letters them. Over 300 lines because the
+ * claim → send → mark cycle, its per-receiver lanes and its graceful stop share one lease and
+ * one set of counters; split, each part would reach into the others' state.
+ */
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
 import { coerceError } from '../../lib/errors.js';
 import type { Pool } from '../db/pool.js';

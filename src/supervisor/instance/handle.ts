@@ -8,6 +8,7 @@ import type { Journal } from '../journal.js';
 import type { Notice } from '../notice.js';
 import { isNoReconnectReason, type ReconnectPolicy } from '../reconnect-policy.js';
 import { LifecycleEvent } from '../state-machine.js';
+import { describeCrash, InstanceFacts } from './facts.js';
 import { QrIdleTimer } from './qr-idle-timer.js';
 import { ReconnectTimer } from './reconnect-timer.js';
 import { cleanup, hardRestart, softRestart, type RungTarget } from './recovery-rungs.js';
@@ -60,13 +61,13 @@ export interface InstanceLive {
 }
 
 const CRASH_EVENTS = new Set<WorkerEvent>([WorkerEvent.BROWSER_DISCONNECTED, WorkerEvent.PAGE_CLOSED]);
-const ERROR_MEMORY = 50;
-/** Refused worker messages recorded as events per minute; past it they are only counted. */
-const INVALID_EVENTS_PER_MINUTE = 10;
 
 /**
  * One instance under supervision: composes its status core (the only setter), its worker slot,
- * its reconnect and QR idle timers and the recovery rungs, and follows its worker's events.
+ * its facts, its reconnect and QR idle timers and the recovery rungs, and follows its worker's
+ * events. Over 300 lines because this is where worker events meet the status: the start, crash,
+ * disconnect, reconnect and stop paths read and change the same slot, timers and facts, and
+ * split apart each would need the others' internals.
  */
 export class InstanceHandle {
   readonly core: StatusCore;
@@ -74,16 +75,7 @@ export class InstanceHandle {
   private readonly reconnect: ReconnectTimer;
   private readonly qrIdle: QrIdleTimer;
   private stopping = false;
-  private attempts: number;
-  private bootQueued = false;
-  private qr: InstanceLive['qr'] = null;
-  private blockedBy: string | null;
-  private wid: string | null;
-  private pushName: string | null;
-  private lastError: string | null;
-  private readonly errors: Date[] = [];
-  /** When refused messages were recorded, for their own per-minute limit. */
-  private readonly invalidRecorded: number[] = [];
+  private readonly facts: InstanceFacts;
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly rungs: RungTarget;
@@ -99,13 +91,7 @@ export class InstanceHandle {
     this.slot = new WorkerSlot(this.now);
     this.reconnect = new ReconnectTimer(deps.settings.reconnect, deps.random, this.now);
     this.qrIdle = new QrIdleTimer(deps.settings.qrIdleTimeoutMs);
-    this.attempts = row.reconnectAttempts;
-    this.wid = row.wid;
-    this.pushName = row.pushName;
-    this.lastError = row.lastError;
-    // A refusal recorded before a restart still stands: it waits for a human, not for a reboot.
-    const refused = row.connectionStatus === ConnectionStatus.AUTH_FAILURE || (row.statusReason !== null && isNoReconnectReason(row.statusReason));
-    this.blockedBy = refused ? (row.statusReason ?? row.connectionStatus) : null;
+    this.facts = new InstanceFacts(row, this.now);
     this.rungs = {
       id,
       slot: this.slot,
@@ -117,11 +103,7 @@ export class InstanceHandle {
         this.clearTimers();
       },
       start: (trigger) => this.start(trigger),
-      forgetPhone: () => {
-        this.wid = null;
-        this.pushName = null;
-        this.attempts = 0;
-      },
+      forgetPhone: () => this.facts.forgetPhone(),
     };
   }
 
@@ -136,15 +118,15 @@ export class InstanceHandle {
       workerPid: worker?.pid ?? null,
       browserPid: worker?.browserPid ?? null,
       startedAt: this.slot.startedAt,
-      reconnectAttempts: this.attempts,
+      reconnectAttempts: this.facts.attempts,
       nextReconnectAt: this.reconnect.nextAt,
-      bootQueued: this.bootQueued,
-      blockedBy: this.blockedBy,
-      qr: this.qr,
-      wid: this.wid,
-      pushName: this.pushName,
-      lastError: this.lastError,
-      recentErrors: [...this.errors],
+      bootQueued: this.facts.bootQueued,
+      blockedBy: this.facts.blockedBy,
+      qr: this.facts.qr,
+      wid: this.facts.wid,
+      pushName: this.facts.pushName,
+      lastError: this.facts.lastError,
+      recentErrors: this.facts.recentErrors,
     };
   }
 
@@ -172,8 +154,8 @@ export class InstanceHandle {
 
   /** Starts the worker unless one is running or starting. A human's start lifts a no-reconnect block. */
   start(trigger: string, byHuman = false): Promise<void> {
-    if (byHuman) this.blockedBy = null;
-    this.bootQueued = false;
+    if (byHuman) this.facts.blockedBy = null;
+    this.facts.bootQueued = false;
     if (this.slot.current) return Promise.resolve();
     if (!this.slot.pendingStart) {
       this.reconnect.clear();
@@ -199,7 +181,7 @@ export class InstanceHandle {
       const message = coerceError(err).message;
       this.recordError(`start_failed: ${message}`);
       this.log.warn(`worker failed to start: ${message}`);
-      await this.core.move(LifecycleEvent.DISCONNECTED, 'start_failed', { data: { error: message }, patch: { lastError: this.lastError } });
+      await this.core.move(LifecycleEvent.DISCONNECTED, 'start_failed', { data: { error: message }, patch: { lastError: this.facts.lastError } });
       await this.scheduleReconnect('start_failed');
       return;
     }
@@ -245,12 +227,9 @@ export class InstanceHandle {
 
   /** A message refused at the boundary: an error of this instance, recorded (within a rate) and never acted on. */
   private async onInvalid(event: WorkerEvent, problem: string): Promise<void> {
-    const now = this.now().getTime();
-    while (this.invalidRecorded.length > 0 && this.invalidRecorded[0]! <= now - 60_000) this.invalidRecorded.shift();
     this.recordError();
     this.log.warn(`refused a ${event} message from the worker: ${problem}`);
-    if (this.invalidRecorded.length >= INVALID_EVENTS_PER_MINUTE) return;
-    this.invalidRecorded.push(now);
+    if (!this.facts.takeInvalidRecord()) return;
     await this.deps.journal.record({
       instanceId: this.id,
       event: { category: Category.SESSION, type: 'worker.invalid_message', severity: 'MEDIUM', reason: problem, data: { event, problem } },
@@ -259,11 +238,11 @@ export class InstanceHandle {
 
   /** A new QR: announced with the move to QR_REQUIRED, or on its own when it only rotated. */
   private async onQr(value: string): Promise<void> {
-    this.qr = { value, at: this.now() };
+    this.facts.qr = { value, at: this.now() };
     this.qrIdle.arm(() => {
       if (this.core.status === ConnectionStatus.QR_REQUIRED) void this.stop('qr_timeout');
     });
-    const notice: Notice = { name: 'qrcode.updated', payload: { instanceId: this.id, qr: value, at: this.qr.at } };
+    const notice: Notice = { name: 'qrcode.updated', payload: { instanceId: this.id, qr: value, at: this.facts.qr.at } };
     if (this.core.status !== ConnectionStatus.QR_REQUIRED) {
       await this.core.move(LifecycleEvent.QR, 'qr_required', { notify: [notice] });
       return;
@@ -273,12 +252,9 @@ export class InstanceHandle {
 
   private onReady(p: EventPayload<typeof WorkerEvent.READY>): void {
     this.qrIdle.clear();
-    this.qr = null;
-    this.attempts = 0;
-    this.wid = p.wid ?? this.wid;
-    this.pushName = p.pushname ?? this.pushName;
+    this.facts.linked(p);
     void this.core.move(LifecycleEvent.READY, null, {
-      patch: { reconnectAttempts: 0, wid: this.wid, pushName: this.pushName, lastConnectedAt: this.now() },
+      patch: { reconnectAttempts: 0, wid: this.facts.wid, pushName: this.facts.pushName, lastConnectedAt: this.now() },
     });
   }
 
@@ -293,8 +269,8 @@ export class InstanceHandle {
 
   /** LOGOUT, BANNED, an auth failure…: record it, say so loudly, stop, and wait for a human. */
   private async onNoReconnect(reason: string, event: LifecycleEvent): Promise<void> {
-    this.blockedBy = reason;
-    this.lastError = reason;
+    this.facts.blockedBy = reason;
+    this.facts.lastError = reason;
     await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
     const at = this.now();
     const notify: Notice[] = [{ name: 'no.connection', payload: { instanceId: this.id, reason, at } }];
@@ -307,13 +283,13 @@ export class InstanceHandle {
     const detectedAt = this.now();
     this.recordError(describeCrash(kind, data));
     await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
-    await this.core.move(LifecycleEvent.DISCONNECTED, kind, { data: { ...data, detectedAt: detectedAt.toISOString() }, patch: { lastError: this.lastError } });
+    await this.core.move(LifecycleEvent.DISCONNECTED, kind, { data: { ...data, detectedAt: detectedAt.toISOString() }, patch: { lastError: this.facts.lastError } });
     await this.scheduleReconnect(kind);
   }
 
   private async scheduleReconnect(reason: string): Promise<void> {
     if (this.stopping) return;
-    const decision = this.reconnect.decide(reason, this.attempts);
+    const decision = this.reconnect.decide(reason, this.facts.attempts);
     if (decision.action === 'wait_for_human') {
       await this.onNoReconnect(reason, LifecycleEvent.DISCONNECTED);
       return;
@@ -323,19 +299,19 @@ export class InstanceHandle {
       await this.core.move(LifecycleEvent.DISCONNECTED, decision.reason, {
         severity: 'HIGH',
         category: Category.RECONNECT,
-        data: { attempts: this.attempts, lastReason: reason },
+        data: { attempts: this.facts.attempts, lastReason: reason },
         notify: [
-          { name: 'reconnect.failed', payload: { instanceId: this.id, attempts: this.attempts, reason, at } },
+          { name: 'reconnect.failed', payload: { instanceId: this.id, attempts: this.facts.attempts, reason, at } },
           { name: 'no.connection', payload: { instanceId: this.id, reason: decision.reason, at } },
         ],
       });
       return;
     }
-    this.attempts = decision.attempt;
+    this.facts.attempts = decision.attempt;
     this.reconnect.schedule(decision.delayMs, () => void this.start('reconnect'));
     await this.core.move(LifecycleEvent.RECONNECT_SCHEDULED, reason, {
       category: Category.RECONNECT,
-      patch: { reconnectAttempts: this.attempts },
+      patch: { reconnectAttempts: this.facts.attempts },
       data: { attempt: decision.attempt, delayMs: Math.round(decision.delayMs) },
     });
   }
@@ -346,7 +322,7 @@ export class InstanceHandle {
    */
   async stop(reason: StopReason): Promise<void> {
     this.stopping = true;
-    this.bootQueued = false;
+    this.facts.bootQueued = false;
     this.clearTimers();
     const pending = this.slot.pendingStart;
     this.slot.bump();
@@ -359,20 +335,18 @@ export class InstanceHandle {
   /** Operator asks for the QR: a worker idled after a QR wait is started again. */
   async requestQr(): Promise<InstanceLive['qr']> {
     if (!this.hasWorker && this.core.status !== ConnectionStatus.CONNECTED) await this.start('qr_requested', true);
-    return this.qr;
+    return this.facts.qr;
   }
 
   /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
   async markRehydrating(): Promise<void> {
-    this.bootQueued = true;
+    this.facts.bootQueued = true;
     await this.core.move(LifecycleEvent.RECONNECT_SCHEDULED, 'rehydrate', { category: Category.RECONNECT });
   }
 
   /** Counts an error against the instance's budget (and, with a description, as its last error). */
   recordError(description?: string): void {
-    this.errors.push(this.now());
-    if (this.errors.length > ERROR_MEMORY) this.errors.shift();
-    if (description !== undefined) this.lastError = description.slice(0, 1_024);
+    this.facts.recordError(description);
   }
 
   softRestart(reason: string, timeoutMs: number): Promise<void> {
@@ -391,12 +365,4 @@ export class InstanceHandle {
     this.reconnect.clear();
     this.qrIdle.clear();
   }
-}
-
-function describeCrash(kind: string, data: Record<string, unknown>): string {
-  const detail = Object.entries(data)
-    .filter(([, v]) => v !== null && v !== undefined)
-    .map(([k, v]) => `${k}=${String(v)}`)
-    .join(' ');
-  return detail ? `${kind} (${detail})` : kind;
 }
