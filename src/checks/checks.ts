@@ -5,13 +5,14 @@ import { ConnectionStatus, type Health } from '../domain/instance.js';
 import { Category, type Logger } from '../logger/index.js';
 import type { Fleet } from '../supervisor/fleet.js';
 import type { CheckContext } from './context.js';
-import { DeepCheck } from './deep-loop.js';
-import { HealthCheck } from './health-loop.js';
+import { deepProbe } from './deep-loop.js';
+import { pingProbe } from './health-loop.js';
 import { Judge } from './judge.js';
 import { MemoryCheck } from './memory-loop.js';
 import { memoryReport, type MemoryReport } from './memory-report.js';
 import { MemorySampler } from './memory-sampler.js';
 import { Observations } from './observations.js';
+import { ProbeCheck } from './probe-check.js';
 import { Recoverer } from './recoverer.js';
 import { RecoveryCheck } from './recovery-loop.js';
 import type { CheckSettings } from './settings.js';
@@ -82,8 +83,8 @@ export class Checks {
     this.sampler = new MemorySampler(settings.memory.leak.windowMs, options.proc);
     this.recoverer = new Recoverer({ fleet, observations: this.observations, settings, log: this.log });
     const judge = new Judge(ctx, (id, verdict) => void this.recover(id, verdict));
-    const health = new HealthCheck(ctx, judge);
-    const deep = new DeepCheck(ctx, judge);
+    const health = new ProbeCheck(ctx, judge, pingProbe(ctx));
+    const deep = new ProbeCheck(ctx, judge, deepProbe(ctx));
     const recovery = new RecoveryCheck(ctx);
     this.memory = new MemoryCheck({ ...ctx, log: options.log.child({ category: Category.MEMORY }) }, this.sampler);
     this.loops = {

@@ -11,13 +11,22 @@ export type Probe = (handle: InstanceHandle, worker: WorkerClient) => Promise<vo
  * instance, with or without a worker (a stuck start has none yet). An instance a recovery owns is
  * left alone, before the probe and again before the verdict (it may have started meanwhile).
  */
-export async function probeThenJudge(ctx: CheckContext, judge: Judge, signal: AbortSignal, probe: Probe): Promise<void> {
-  const flags = await ctx.enabledFlags();
-  await forEachInstance(ctx.fleet.list(), ctx.settings.concurrency, ctx.log, async (handle) => {
-    if (signal.aborted || ctx.busy(handle.id)) return;
-    const worker = handle.currentWorker;
-    if (worker) await probe(handle, worker);
-    if (signal.aborted || ctx.busy(handle.id)) return;
-    await judge.judge(handle, flags);
-  });
+export class ProbeCheck {
+  constructor(
+    private readonly ctx: CheckContext,
+    private readonly judge: Judge,
+    private readonly probe: Probe,
+  ) {}
+
+  async tick(signal: AbortSignal): Promise<void> {
+    const { ctx } = this;
+    const flags = await ctx.enabledFlags();
+    await forEachInstance(ctx.fleet.list(), ctx.settings.concurrency, ctx.log, async (handle) => {
+      if (signal.aborted || ctx.busy(handle.id)) return;
+      const worker = handle.currentWorker;
+      if (worker) await this.probe(handle, worker);
+      if (signal.aborted || ctx.busy(handle.id)) return;
+      await this.judge.judge(handle, flags);
+    });
+  }
 }
