@@ -7,12 +7,13 @@
 #
 # Settings: DEMO_PORT (default 3100, so it does not collide with a quick-start supervisor on
 # 3000), DEMO_HOST (default 127.0.0.1: the key is printed on the terminal), MYSQL_URL (its
-# database name is replaced by wa_fleet_demo), CHROME_PATH.
+# database name is replaced by DEMO_DATABASE, default wa_fleet_demo), DEMO_DATA_DIR (default
+# ./data/demo), CHROME_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/install-deps.sh
 
-DEMO_DIR="$PWD/data/demo"
+DEMO_DIR="${DEMO_DATA_DIR:-$PWD/data/demo}"
 PORT="${DEMO_PORT:-3100}"
 HOST="${DEMO_HOST:-127.0.0.1}"
 mkdir -p "$DEMO_DIR"
@@ -23,7 +24,7 @@ if [[ -z "${MYSQL_URL:-}" && -f .env ]]; then MYSQL_URL="$(sed -n 's/^MYSQL_URL=
 if [[ -n "${MYSQL_URL:-}" ]]; then MYSQL_URL="$(printf '%s' "$MYSQL_URL" | sed -E 's#^(mysql://[^/?#]*)/[^?#]*#\1#')"; fi
 export MYSQL_URL
 CHROME_PATH="$(bash scripts/ensure-chromium.sh)"
-MYSQL_URL="$(ENSURE_MYSQL_DATABASE=wa_fleet_demo bash scripts/ensure-mysql.sh)"
+MYSQL_URL="$(ENSURE_MYSQL_DATABASE="${DEMO_DATABASE:-wa_fleet_demo}" bash scripts/ensure-mysql.sh)"
 
 # One key per checkout, kept across runs so an open dashboard tab keeps working.
 KEY_FILE="$DEMO_DIR/api-key"

@@ -18,10 +18,10 @@ export CHROME_PATH MYSQL_URL
 
 if [ ! -f .env ]; then
   api_key="$(node -e "process.stdout.write(require('node:crypto').randomBytes(24).toString('hex'))")"
-  sed -e "s|^API_KEY=.*|API_KEY=${api_key}|" \
+  # 0600 from creation (umask), never readable by others for a moment: it holds the key.
+  (umask 077 && sed -e "s|^API_KEY=.*|API_KEY=${api_key}|" \
       -e "s|^MYSQL_URL=.*|MYSQL_URL=${MYSQL_URL}|" \
-      -e "s|^CHROME_PATH=.*|CHROME_PATH=${CHROME_PATH}|" .env.example > .env
-  chmod 600 .env
+      -e "s|^CHROME_PATH=.*|CHROME_PATH=${CHROME_PATH}|" .env.example > .env)
   echo "» wrote .env with a new API key (API_KEY in $(pwd)/.env)" >&2
 fi
 

@@ -5,7 +5,7 @@ import type { Pool } from '../db/pool.js';
 import { Category, type Logger } from '../logger/index.js';
 import { PUBLIC_DIR } from '../paths.js';
 import type { Fleet } from '../supervisor/fleet.js';
-import { requireApiKey } from './auth.js';
+import { requireApiKey, trustProxies } from './auth.js';
 import { errorHandler, notFound } from './http-errors.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -49,7 +49,20 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(helmet());
+  // X-Forwarded-For names the client (for the failed-key limiter) only through TRUSTED_PROXIES.
+  app.set('trust proxy', trustProxies(config.trustedProxies));
+  // Security headers: helmet's defaults, except two that only make sense over TLS. The supervisor
+  // serves plain HTTP on every address (HOST=0.0.0.0) and browsers exempt only localhost from
+  // `upgrade-insecure-requests`: on a LAN address it rewrites every script, stylesheet and fetch of
+  // the dashboard to https://, which nothing answers, and the page stays blank. HSTS is dropped too:
+  // over plain HTTP browsers must ignore it (RFC 6797 §8.1; never applied to IP addresses either),
+  // and a year of includeSubDomains is no promise a plain-HTTP server should make for its domain.
+  // Only a request that came over TLS gets the full defaults, both included: req.secure, i.e. a TLS
+  // socket of our own, or X-Forwarded-Proto: https from a proxy listed in TRUSTED_PROXIES (from
+  // anyone else the header is ignored). The rest of the CSP is helmet's default policy, unchanged.
+  const tlsHeaders = helmet();
+  const plainHttpHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } }, strictTransportSecurity: false });
+  app.use((req, res, next) => (req.secure ? tlsHeaders : plainHttpHeaders)(req, res, next));
   const metrics = new Metrics(fleet, checks, deps.webhookStats);
   app.use(metrics.track);
   app.use(healthzRouter(fleet));

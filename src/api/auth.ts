@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import { BlockList } from 'node:net';
+import type { Request, RequestHandler } from 'express';
+import { ipv6Groups, parseIp, type IpRange } from '../config/addresses.js';
 import { ERRORS } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
 
@@ -11,39 +13,140 @@ export interface AuthOptions {
   now?: () => number;
 }
 
+/** The failed-attempt window: a bucket over its limit is refused until this long after its first failure. */
+export const AUTH_WINDOW_MS = 60_000;
+/** Buckets tracked at most; past it the expired go first, then the oldest. */
+export const MAX_TRACKED_BUCKETS = 10_000;
+
+/**
+ * The limiter's bucket for a client address. IPv4 counts per address (an IPv4-mapped IPv6
+ * address, `::ffff:1.2.3.4`, as that IPv4 address); IPv6 per /64, the smallest block a
+ * subscriber is given, whose 2^64 addresses would otherwise each be a fresh bucket.
+ */
+export function clientBucket(ip: string | undefined): string {
+  const parsed = ip === undefined ? null : parseIp(ip);
+  if (!parsed) return 'unknown';
+  if (parsed.family === 'ipv4') return parsed.address;
+  return `${ipv6Groups(parsed.address).slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+}
+
+/**
+ * express's `trust proxy` for `TRUSTED_PROXIES`: X-Forwarded-For is read only through hops from
+ * these addresses, so `req.ip` is the first address to the left of the trusted proxies. With no
+ * proxies the header is ignored and `req.ip` is the socket's address.
+ */
+export function trustProxies(ranges: readonly IpRange[]): (address: string) => boolean {
+  const list = new BlockList();
+  for (const r of ranges) list.addSubnet(r.address, r.prefix, r.family);
+  return (address) => {
+    const parsed = ranges.length > 0 ? parseIp(address) : null;
+    return parsed !== null && list.check(parsed.address, parsed.family);
+  };
+}
+
+/**
+ * Failed attempts per bucket in fixed windows that start at a bucket's first failure. Memory is
+ * bounded under a spray of addresses: past MAX_TRACKED_BUCKETS the expired records are dropped,
+ * then the oldest (which lets a spray of that many addresses free a blocked one: an attacker who
+ * has them gets as many guesses anyway).
+ */
+export class FailedAttempts {
+  // Insertion order is the order of `since`: a record is only ever added fresh or re-added after expiry.
+  private readonly records = new Map<string, { count: number; since: number }>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs = AUTH_WINDOW_MS,
+    private readonly maxTracked = MAX_TRACKED_BUCKETS,
+  ) {}
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  /** Milliseconds until `bucket` may try again; 0 when it may now. */
+  blockedFor(bucket: string, t: number): number {
+    const record = this.current(bucket, t);
+    return record && record.count >= this.limit ? record.since + this.windowMs - t : 0;
+  }
+
+  /** Counts a failure; true when it is the one that reaches the limit. */
+  fail(bucket: string, t: number): boolean {
+    const record = this.current(bucket, t);
+    if (record) return ++record.count === this.limit;
+    this.records.set(bucket, { count: 1, since: t });
+    if (this.records.size > this.maxTracked) this.shrink(t);
+    return this.limit === 1;
+  }
+
+  private current(bucket: string, t: number) {
+    const record = this.records.get(bucket);
+    if (record && t - record.since >= this.windowMs) this.records.delete(bucket);
+    return this.records.get(bucket);
+  }
+
+  /**
+   * Drops from the oldest end every expired record, then more until 90 % of the bound is left:
+   * a steady spray pays for one short sweep per 10 % of new buckets, never a full scan per request.
+   */
+  private shrink(t: number): void {
+    const target = Math.floor(this.maxTracked * 0.9);
+    for (const [bucket, record] of this.records) {
+      if (this.records.size <= target && t - record.since < this.windowMs) return;
+      this.records.delete(bucket);
+    }
+  }
+}
+
+/** Whether a request's other credential is good, or undefined when it brings none (the key is then required). */
+export type Credential = (req: Request) => boolean | undefined;
+
+export interface ApiKeyGuard extends RequestHandler {
+  /** The same guard (and the same failure count) accepting `credential` in place of the key; a bad one is a failure, refused with `refusal`. */
+  or(credential: Credential, refusal: string): RequestHandler;
+}
+
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
  * `X-API-Key` on every route it guards. Compared as SHA-256 digests with timingSafeEqual, so
- * neither the key's content nor its length leaks through timing. Failed attempts are counted
- * per client address; past the limit the address gets 429 for any wrong or missing key until
- * its minute is over, while the right key is still served.
+ * neither the key's content nor its length leaks through timing. Failed attempts are counted per
+ * client bucket (see clientBucket); past the limit every request from that bucket gets 429 until
+ * its window is over, without the key being compared at all: the right key included, or the
+ * limit would not slow guessing. An operator behind the same address as the guesser waits out
+ * the window, or names the reverse proxy in TRUSTED_PROXIES so each client counts on its own.
  */
-export function requireApiKey(options: AuthOptions): RequestHandler {
-  const now = options.now ?? Date.now;
+export function requireApiKey(options: AuthOptions): ApiKeyGuard {
+  // Read at call time (not `Date.now` captured once), so a test's mocked clock reaches it.
+  const now = options.now ?? (() => Date.now());
   const expected = options.apiKey ? digest(options.apiKey) : null;
-  const failures = new Map<string, { count: number; since: number }>();
-  return (req, res, next) => {
-    if (options.disabled) return next();
-    const ip = req.ip ?? 'unknown';
-    const t = now();
-    const record = failures.get(ip);
-    if (record && t - record.since > 60_000) failures.delete(ip);
-    // Bounded memory under a spray from many addresses: drop the expired records.
-    if (failures.size > 10_000) for (const [k, v] of failures) if (t - v.since > 60_000) failures.delete(k);
-    // The right key is always served: a burst of bad guesses from a shared address (a reverse
-    // proxy, a NAT, the same host) must not lock the operator out of their own fleet. Guessing a
-    // key of 16+ random characters is hopeless anyway; the limit is there to slow and log it.
+  const attempts = new FailedAttempts(options.failuresPerMinute);
+  const keyMatches = (req: Request) => {
     const given = req.get('x-api-key');
-    if (expected && typeof given === 'string' && timingSafeEqual(digest(given), expected)) return next();
-    const current = failures.get(ip);
-    if (current && current.count >= options.failuresPerMinute) {
-      res.setHeader('Retry-After', String(Math.ceil((current.since + 60_000 - t) / 1000)));
-      res.status(ERRORS.TOO_MANY_ATTEMPTS.status).json({ error: { code: 'TOO_MANY_ATTEMPTS', message: 'too many failed API key attempts; wait a minute' } });
-      return;
-    }
-    failures.set(ip, { count: (current?.count ?? 0) + 1, since: current?.since ?? t });
-    options.log.warn('rejected a request without a valid API key', { ip, path: req.path });
-    res.status(ERRORS.UNAUTHORIZED.status).json({ error: { code: 'UNAUTHORIZED', message: 'missing or wrong X-API-Key' } });
+    return expected !== null && typeof given === 'string' && timingSafeEqual(digest(given), expected);
   };
+
+  const guard =
+    (credential: Credential, refusal: string): RequestHandler =>
+    (req, res, next) => {
+      if (options.disabled) return next();
+      const bucket = clientBucket(req.ip);
+      const t = now();
+      const wait = attempts.blockedFor(bucket, t);
+      if (wait > 0) {
+        res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
+        res.status(ERRORS.TOO_MANY_ATTEMPTS.status).json({ error: { code: 'TOO_MANY_ATTEMPTS', message: 'too many failed API key attempts; wait a minute' } });
+        return;
+      }
+      const offered = credential(req);
+      if (offered ?? keyMatches(req)) return next();
+      const reachedLimit = attempts.fail(bucket, t);
+      options.log.warn('rejected a request without a valid API key', { ip: req.ip, path: req.path });
+      if (reachedLimit) options.log.warn(`failed-key limit reached: ${bucket} is refused for ${AUTH_WINDOW_MS / 1000} s`, { ip: req.ip });
+      const message = offered === undefined ? 'missing or wrong X-API-Key' : refusal;
+      res.status(ERRORS.UNAUTHORIZED.status).json({ error: { code: 'UNAUTHORIZED', message } });
+    };
+
+  const keyOnly = guard(() => undefined, '');
+  return Object.assign(keyOnly, { or: guard });
 }

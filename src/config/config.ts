@@ -33,6 +33,10 @@ function checkCombinations(c: Config, { server = true }: LoadOptions): void {
     throw new ConfigError('API_KEY', 'is required (or set AUTH_DISABLED=true with HOST=127.0.0.1)');
   }
   if (c.apiKey && c.apiKey.length < 16) throw new ConfigError('API_KEY', 'must be at least 16 characters');
+  // Long enough that guessing is hopeless even at the limiter's pace (the quick start writes 48).
+  if (c.apiKey && c.apiKey.length < 32 && c.nodeEnv === 'production') {
+    throw new ConfigError('API_KEY', 'must be at least 32 characters when NODE_ENV=production');
+  }
   if (c.authDisabled && !LOOPBACK.has(c.host)) {
     throw new ConfigError('AUTH_DISABLED', `is only allowed when HOST is a loopback address (HOST is "${c.host}")`);
   }

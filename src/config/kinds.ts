@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseIpRange, type IpRange } from './addresses.js';
 
 // Each kind parses the raw string of one environment variable. The messages complete the
 // sentence "SETTING_NAME: …", so a bad value yields one line that says what is wrong.
@@ -54,9 +55,58 @@ export const httpUrl = () =>
         .optional(),
     );
 
+const MYSQL_URL_SHAPE = 'expected mysql://user:pass@host:port/database';
+
+/**
+ * What is wrong with a MySQL URL, or null. mysql2 decodes the user, password, host and database
+ * itself and throws a bare URIError on a bad percent-escape, so every part it reads is checked
+ * here: a malformed URL is a one-line setting error at boot, never a stack trace later. The
+ * messages never quote the value (it holds the password).
+ */
+export function mysqlUrlProblem(value: string): string | null {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1];
+  if (!scheme) return MYSQL_URL_SHAPE;
+  if (scheme.toLowerCase() !== 'mysql') return 'expected the mysql:// scheme (mysql://user:pass@host:port/database)';
+  const authority = /^mysql:\/\/([^/?#]*)/i.exec(value)?.[1];
+  if (authority === undefined) return MYSQL_URL_SHAPE;
+  const [, host, port] = /^(\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(authority.slice(authority.lastIndexOf('@') + 1)) ?? [];
+  if (!host) return 'expected a host (mysql://user:pass@host:port/database)';
+  if (port && !/^\d+$/.test(port)) return 'expected a numeric port (mysql://user:pass@host:3306/database)';
+  if (port && (Number(port) < 1 || Number(port) > 65_535)) return 'expected a port from 1 to 65535';
+  if (!URL.canParse(value)) return MYSQL_URL_SHAPE;
+  const url = new URL(value);
+  const parts: Array<[string, string]> = [['user name', url.username], ['password', url.password], ['host', url.hostname], ['database name', url.pathname.slice(1)]];
+  for (const [part, text] of parts) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      return `malformed percent-escape in the ${part} (write a literal % as %25)`;
+    }
+  }
+  if (url.pathname.length <= 1) return 'expected a database name in the path (…/database)';
+  return null;
+}
+
 export const mysqlUrl = () =>
   z
     .string()
     .trim()
-    .pipe(z.url({ protocol: /^mysql$/, error: 'expected mysql://user:pass@host:port/database' }))
-    .refine((v) => new URL(v).pathname.length > 1, 'expected a database name in the path (…/database)');
+    .superRefine((value, ctx) => {
+      const problem = mysqlUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
+/** Comma-separated IP addresses and CIDR ranges (empty: none). */
+export const ipRanges = () =>
+  z.string().transform((value, ctx): IpRange[] => {
+    const ranges: IpRange[] = [];
+    for (const item of value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+      const range = parseIpRange(item);
+      if (!range) {
+        ctx.addIssue({ code: 'custom', message: `expected IP addresses or CIDR ranges separated by commas; "${item}" is neither` });
+        return z.NEVER;
+      }
+      ranges.push(range);
+    }
+    return ranges;
+  });

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { boolean, httpUrl, integer, millis, mysqlUrl, oneOf, optionalText, text } from './kinds.js';
+import { boolean, httpUrl, integer, ipRanges, millis, mysqlUrl, oneOf, optionalText, text } from './kinds.js';
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** The value used when the variable is unset, written as it would be in `.env`. */
@@ -21,10 +21,11 @@ export const SETTINGS = {
   NODE_ENV: spec({ default: 'development', doc: 'development, test or production (production refuses demo mode)', schema: oneOf(['development', 'test', 'production']) }),
   HOST: spec({ default: '0.0.0.0', doc: 'Address the HTTP API binds to', schema: text() }),
   PORT: spec({ default: '3000', doc: 'HTTP port of the API, dashboard and /healthz', schema: integer(0, 65535) }),
-  API_KEY: spec({ default: '', doc: 'Key clients send in X-API-Key (at least 16 characters); required unless AUTH_DISABLED', schema: optionalText(), secret: true }),
+  API_KEY: spec({ default: '', doc: 'Key clients send in X-API-Key (at least 16 characters, 32 when NODE_ENV=production); required unless AUTH_DISABLED', schema: optionalText(), secret: true }),
   AUTH_DISABLED: spec({ default: 'false', doc: 'Serve the API without a key; only allowed when HOST is a loopback address', schema: boolean() }),
   API_BODY_LIMIT_KB: spec({ default: '64', doc: 'Largest JSON request body accepted, in KiB', schema: integer(1, 10_240) }),
-  API_AUTH_FAILURES_PER_MINUTE: spec({ default: '10', doc: 'Failed key attempts allowed per client IP per minute before 429', schema: integer(1) }),
+  API_AUTH_FAILURES_PER_MINUTE: spec({ default: '10', doc: 'Failed key attempts per client address (IPv6: per /64) per minute; past it the address gets 429, right key included, until its minute is over', schema: integer(1) }),
+  TRUSTED_PROXIES: spec({ default: '', doc: 'Reverse proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For names the client address; empty: the header is ignored', schema: ipRanges() }),
 
   MYSQL_URL: spec({ default: 'mysql://root@127.0.0.1:3306/wa_fleet', doc: 'MySQL/MariaDB connection, mysql://user:pass@host:port/database', schema: mysqlUrl(), secret: true }),
   MYSQL_POOL_SIZE: spec({ default: '10', doc: 'Connections in the MySQL pool', schema: integer(1, 1000) }),

@@ -32,19 +32,31 @@ function run(command: string, args: string[], env: Record<string, string>): Runn
 }
 
 const npmStart = (env: Record<string, string>) => run('npm', ['start', '--silent'], env);
-// npm does not wait for its child when signalled, so signal tests run the start script itself
-// (what npm would run) and watch the supervisor's own exit code.
-const startScript = (env: Record<string, string>) => run('sh', ['-c', `exec ${START_SCRIPT}`], env);
+// The start script itself, as npm runs it (sh -c), to watch the supervisor's own exit code; a
+// signal to npm's pid reaching it is tests/e2e/npm-signals.test.ts.
+const startScript = (env: Record<string, string>) => run('sh', ['-c', START_SCRIPT], env);
 
 describe('npm start', () => {
-  it('runs the built supervisor', () => {
-    expect(START_SCRIPT).toBe('node dist/src/main.js');
+  it('runs the built supervisor in the place of its shell, so signals to npm reach it', () => {
+    expect(START_SCRIPT).toBe('exec node dist/src/main.js');
   });
 
   it('exits non-zero with one line naming a bad setting', async () => {
     const run = npmStart({ MYSQL_URL: db.url, API_KEY: 'k'.repeat(20), HEALTH_CHECK_INTERVAL_MS: 'soon' });
     expect(await run.exited).not.toBe(0);
     expect(run.output().trim()).toBe('wa-fleet: invalid setting HEALTH_CHECK_INTERVAL_MS: expected a whole number of milliseconds (got "soon")');
+  });
+
+  it('exits 1 with one line, not a stack trace, for a MySQL URL with a bad percent-escape', async () => {
+    const run = npmStart({ MYSQL_URL: 'mysql://u:p%zz@h/db', API_KEY: 'k'.repeat(20) });
+    expect(await run.exited).toBe(1);
+    expect(run.output().trim()).toBe('wa-fleet: invalid setting MYSQL_URL: malformed percent-escape in the password (write a literal % as %25)');
+  });
+
+  it('exits 1 with one line for an API key under 32 characters in production', async () => {
+    const run = npmStart({ MYSQL_URL: db.url, API_KEY: 'k'.repeat(31), NODE_ENV: 'production' });
+    expect(await run.exited).toBe(1);
+    expect(run.output().trim()).toBe('wa-fleet: invalid setting API_KEY: must be at least 32 characters when NODE_ENV=production');
   });
 
   it('migrates, answers /healthz, and exits 0 on SIGTERM', async () => {

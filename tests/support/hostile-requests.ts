@@ -47,6 +47,8 @@ export interface HostileRunOptions {
    * rightly create instances; a run against a live fleet (chaos) leaves them out.
    */
   creates?: boolean;
+  /** Sent as X-Forwarded-For: the attacker's address, as a trusted proxy in front would report it. */
+  forwardedFor?: string;
 }
 
 export interface HostileRunResult {
@@ -66,6 +68,7 @@ export async function sendHostileRequests(options: HostileRunOptions): Promise<H
     const url = `${options.base}${path(pick(random, HOSTILE_IDS))}${random() < 0.1 ? '?deep=1&x[y]=1&__proto__=1' : ''}`;
     const body = method === 'GET' || method === 'DELETE' ? undefined : pick(random, BODIES);
     const headers: Record<string, string> = { 'content-type': pick(random, CONTENT_TYPES) };
+    if (options.forwardedFor) headers['x-forwarded-for'] = options.forwardedFor;
     if (random() < 0.9) headers['x-api-key'] = random() < 0.9 ? options.key : 'wrong';
     let status: number;
     try {

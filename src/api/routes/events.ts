@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import type { Fleet } from '../../supervisor/fleet.js';
-import { AppError } from '../../errors/index.js';
+import type { ApiKeyGuard } from '../auth.js';
 
 const TOKEN_TTL_MS = 5 * 60_000;
 const HEARTBEAT_MS = 15_000;
@@ -27,19 +27,18 @@ export class StreamTokens {
 
 /**
  * `GET /api/events`: Server-Sent Events of the fleet's events (status changes, QR codes, health
- * and memory alerts). Authenticated by the usual header, or by a stream token in the query.
+ * and memory alerts). Authenticated by the usual header, or by a stream token in the query. A bad
+ * or expired token is a failed attempt like a wrong key (a token is a credential to guess too),
+ * and an address over the limit is refused before its token is looked at.
  */
-export function eventsRouter(fleet: Fleet, tokens: StreamTokens, requireKey: RequestHandler): Router {
+export function eventsRouter(fleet: Fleet, tokens: StreamTokens, requireKey: ApiKeyGuard): Router {
   const router = Router();
   router.post('/api/events/token', requireKey, (_req, res) => {
     const { token, expiresAt } = tokens.issue();
     res.json({ token, expiresAt: expiresAt.toISOString() });
   });
-  router.get('/api/events', (req, res, next) => {
-    if (tokens.valid(req.query.token)) return next();
-    if (req.query.token !== undefined) return next(new AppError('UNAUTHORIZED', 'stream token unknown or expired'));
-    return requireKey(req, res, next);
-  }, (req, res) => {
+  const keyOrToken = requireKey.or((req) => (req.query.token === undefined ? undefined : tokens.valid(req.query.token)), 'stream token unknown or expired');
+  router.get('/api/events', keyOrToken, (req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.write(`retry: 3000\n\n`);
     const off = fleet.events.onAny((name, payload) => {

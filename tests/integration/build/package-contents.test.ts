@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_PAGE_PATH } from '../../../src/demo/fake-web.js';
 import { PACKAGE_ROOT } from '../../../src/paths.js';
+import { copyTree } from '../../support/tree-copy.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -20,13 +20,9 @@ async function run(cmd: string, args: string[], opts: Parameters<typeof execFile
   }
 }
 
-/**
- * `npm run build` and `npm pack` as they are in package.json, run in a copy of the working tree
- * (node_modules linked, not copied): other test files run the real dist/src/main.js at the same
- * time, so the real dist/ is never rebuilt or deleted here.
- */
-const COPY = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? tmpdir(), 'package-contents-'));
-const SKIP_TOP = new Set(['node_modules', 'dist', 'data', '.git', 'test-artifacts', '.env']);
+/** `npm run build` and `npm pack` as they are in package.json, run in a copy of the working tree. */
+const tree = copyTree('package-contents');
+const COPY = tree.dir;
 const npmEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 
 /** Every file below `dir`, as paths relative to it with '/' separators. */
@@ -60,11 +56,6 @@ let packed: string[] = [];
 let buildOutput = '';
 
 beforeAll(async () => {
-  cpSync(PACKAGE_ROOT, COPY, {
-    recursive: true,
-    filter: (src) => !SKIP_TOP.has(relative(PACKAGE_ROOT, src).split(sep)[0]!),
-  });
-  symlinkSync(join(PACKAGE_ROOT, 'node_modules'), join(COPY, 'node_modules'), 'dir');
   // What an older build left behind: the build must start from an empty dist/.
   mkdirSync(join(COPY, 'dist/tests/support/fake-wa-web'), { recursive: true });
   writeFileSync(join(COPY, 'dist/tests/support/fake-wa-web/page.html'), 'stale');
@@ -77,7 +68,7 @@ beforeAll(async () => {
   packed = (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
 }, 240_000);
 
-afterAll(() => rmSync(COPY, { recursive: true, force: true }));
+afterAll(() => tree.remove());
 
 describe('npm run build', () => {
   it('compiles only src/ and lib/, starting from an empty dist/', () => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, SETTINGS } from '../../../src/config/index.js';
+import { loadConfig, secretValues, SETTINGS } from '../../../src/config/index.js';
 import { ConfigError } from '../../../src/errors/index.js';
 import { PACKAGE_ROOT } from '../../../src/paths.js';
 
@@ -49,6 +49,20 @@ describe('loadConfig', () => {
     ['a webhook URL that is not http', { NOTIFICATION_WEBHOOK_URL: 'ftp://x' }, 'NOTIFICATION_WEBHOOK_URL: expected an http(s) URL (got "ftp://x")'],
     ['demo mode in production', { WA_FLEET_FAKE_WEB: '1', NODE_ENV: 'production' }, 'WA_FLEET_FAKE_WEB: demo mode is refused when NODE_ENV=production'],
     ['a warn threshold above critical', { MEMORY_WARN_PERCENT: '96' }, 'MEMORY_WARN_PERCENT: must be below MEMORY_CRITICAL_PERCENT'],
+    ['a production API key under 32 characters', { NODE_ENV: 'production', API_KEY: 'k'.repeat(31) }, 'API_KEY: must be at least 32 characters when NODE_ENV=production'],
+    ['a bad percent-escape in the MySQL password', { MYSQL_URL: 'mysql://u:p%zz@h/db' }, 'MYSQL_URL: malformed percent-escape in the password (write a literal % as %25)'],
+    ['a bad percent-escape in the MySQL user', { MYSQL_URL: 'mysql://u%g1:p@h/db' }, 'MYSQL_URL: malformed percent-escape in the user name (write a literal % as %25)'],
+    ['a bad percent-escape in the MySQL database', { MYSQL_URL: 'mysql://u:p@h/d%zz' }, 'MYSQL_URL: malformed percent-escape in the database name (write a literal % as %25)'],
+    ['a MySQL URL without a host', { MYSQL_URL: 'mysql://u:p@/db' }, 'MYSQL_URL: expected a host (mysql://user:pass@host:port/database)'],
+    ['a MySQL URL with an empty authority', { MYSQL_URL: 'mysql:///db' }, 'MYSQL_URL: expected a host (mysql://user:pass@host:port/database)'],
+    ['a MySQL URL of another scheme', { MYSQL_URL: 'postgres://u:p@h/db' }, 'MYSQL_URL: expected the mysql:// scheme (mysql://user:pass@host:port/database)'],
+    ['a MySQL URL with no scheme', { MYSQL_URL: 'u:p@h/db' }, 'MYSQL_URL: expected the mysql:// scheme (mysql://user:pass@host:port/database)'],
+    ['a MySQL URL without //', { MYSQL_URL: 'mysql:h/db' }, 'MYSQL_URL: expected mysql://user:pass@host:port/database'],
+    ['a non-numeric MySQL port', { MYSQL_URL: 'mysql://u:p@h:abc/db' }, 'MYSQL_URL: expected a numeric port (mysql://user:pass@host:3306/database)'],
+    ['a MySQL port out of range', { MYSQL_URL: 'mysql://u:p@h:70000/db' }, 'MYSQL_URL: expected a port from 1 to 65535'],
+    ['a MySQL URL without a database', { MYSQL_URL: 'mysql://u:p@h:3306' }, 'MYSQL_URL: expected a database name in the path (…/database)'],
+    ['a trusted proxy that is no address', { TRUSTED_PROXIES: '127.0.0.1, proxy.lan' }, 'TRUSTED_PROXIES: expected IP addresses or CIDR ranges separated by commas; "proxy.lan" is neither (got "127.0.0.1, proxy.lan")'],
+    ['a trusted range with too long a prefix', { TRUSTED_PROXIES: '10.0.0.0/33' }, 'TRUSTED_PROXIES: expected IP addresses or CIDR ranges separated by commas; "10.0.0.0/33" is neither (got "10.0.0.0/33")'],
   ])('rejects %s with one line naming the variable', (_kind, env, message) => {
     const err = errorOf(env);
     expect(err.message).toBe(message);
@@ -69,11 +83,35 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_DISABLED: 'true' })).toThrow('AUTH_DISABLED: is only allowed when HOST is a loopback address');
   });
 
+  it('accepts a 32-character key in production, and a 16-character one elsewhere', () => {
+    expect(loadConfig({ NODE_ENV: 'production', API_KEY: 'k'.repeat(32) }).apiKey).toHaveLength(32);
+    expect(loadConfig({ NODE_ENV: 'development', API_KEY: 'k'.repeat(16) }).apiKey).toHaveLength(16);
+  });
+
+  it('accepts MySQL URLs with escapes, an IPv6 host and no port, and decodes the password for redaction', () => {
+    const c = loadConfig({ API_KEY: KEY, MYSQL_URL: 'mysql://app:p%25ss%40word@[::1]:3307/wa_fleet' });
+    expect(secretValues(c)).toContain('p%ss@word');
+    expect(loadConfig({ API_KEY: KEY, MYSQL_URL: 'mysql://root@db.internal/wa' }).mysqlUrl).toBe('mysql://root@db.internal/wa');
+  });
+
+  it('reads TRUSTED_PROXIES as addresses and CIDR ranges, empty by default', () => {
+    expect(loadConfig({ API_KEY: KEY }).trustedProxies).toEqual([]);
+    expect(loadConfig({ API_KEY: KEY, TRUSTED_PROXIES: ' 127.0.0.1, 10.0.0.0/8 ,fd00::/8,::1 ' }).trustedProxies).toEqual([
+      { family: 'ipv4', address: '127.0.0.1', prefix: 32 },
+      { family: 'ipv4', address: '10.0.0.0', prefix: 8 },
+      { family: 'ipv6', address: 'fd00::', prefix: 8 },
+      { family: 'ipv6', address: '::1', prefix: 128 },
+    ]);
+  });
+
   it('never echoes a secret value in its error', () => {
     const err = errorOf({ API_KEY: 'short-secret' });
     expect(err.message).toBe('API_KEY: must be at least 16 characters');
     const bad = errorOf({ MYSQL_URL: 'postgres://u:hunter2@h/db' });
     expect(bad.message).not.toContain('hunter2');
+    for (const url of ['mysql://u:hunter2%zz@h/db', 'mysql://u:hunter2@h:port/db', 'mysql://u:hunter2@/db']) {
+      expect(errorOf({ MYSQL_URL: url }).message).not.toContain('hunter2');
+    }
   });
 });
 
