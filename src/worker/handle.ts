@@ -7,6 +7,7 @@ import { IpcChannel } from '../../lib/ipc/index.js';
 import { descendantsOf } from '../../lib/proc-memory.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { AppError } from '../errors/index.js';
+import { workerEnvironment } from './environment.js';
 import { describeIssue, EVENT_SCHEMAS, LIMITS, REPLY_SCHEMAS } from './messages.js';
 import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
 
@@ -145,6 +146,7 @@ export class WorkerHandle implements WorkerClient {
       detached: true,
       execArgv: [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...WORKER_NODE_FLAGS],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: workerEnvironment(process.env),
       serialization: 'json',
     });
     const channel = new IpcChannel<WorkerCommand, WorkerEvent>(proc, { receives: WORKER_EVENTS });

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { processesMatching } from '../../lib/proc-cmdline.js';
+import { descendantsOf } from '../../lib/proc-memory.js';
 import { sleep } from '../../lib/timeout.js';
 import { WorkerHandle } from '../../src/worker/handle.js';
 import { reapOrphans } from '../../src/worker/reaper.js';
@@ -56,6 +57,33 @@ describe('worker on the fake WhatsApp Web', { timeout: 90_000 }, () => {
 
     const next = await startFakeWorker(fakeInit(root, 'logout'));
     await next.log.waitFor('qr');
+  });
+
+  it('starts the worker and its Chromium with an allowlisted environment: no key, secret or database URL', async () => {
+    const secrets = { API_KEY: 'env-check-api-key-0123456789', WEBHOOK_SECRET: 'env-check-webhook-secret', MYSQL_URL: 'mysql://wa:env-check-db-password@db.invalid/x' };
+    const saved = Object.fromEntries(Object.keys(secrets).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, secrets);
+    let w: Awaited<ReturnType<typeof startFakeWorker>>;
+    try {
+      w = await startFakeWorker(fakeInit(root, 'env-check'));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await w.log.waitFor('qr');
+    const pids = [w.handle.pid!, ...descendantsOf(w.handle.pid!)];
+    expect(pids).toContain(w.handle.browserPid);
+    for (const pid of pids) {
+      let environ: string;
+      try {
+        environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      } catch {
+        continue; // exited meanwhile (a short-lived Chromium helper)
+      }
+      for (const value of Object.values(secrets)) expect(environ, `pid ${pid}`).not.toContain(value);
+      expect(environ, `pid ${pid}`).not.toMatch(/(^|\0)(API_KEY|WEBHOOK_SECRET|MYSQL_URL)=/);
+    }
+    expect(readFileSync(`/proc/${w.handle.pid}/environ`, 'latin1')).toMatch(/(^|\0)PATH=/);
   });
 
   it('logs out on request: LOGOUT once, and the profile is wiped', async () => {

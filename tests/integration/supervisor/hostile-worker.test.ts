@@ -16,7 +16,7 @@ const HOSTILE = fileURLToPath(new URL('./fixtures/hostile-worker.ts', import.met
 /** The hostile fixture for instances named `hostile-*`, the honest stand-in for the rest. */
 const launch: WorkerLauncher = (instanceId, listener) =>
   instanceId.startsWith('hostile')
-    ? WorkerHandle.start({ init: { instanceId } as WorkerInit, startTimeoutMs: 15_000, ...listener, entry: HOSTILE })
+    ? WorkerHandle.start({ init: { instanceId, fakeScenario: { foreignPid: foreign.pid } } as unknown as WorkerInit, startTimeoutMs: 15_000, ...listener, entry: HOSTILE })
     : standInLauncher(instanceId, listener);
 
 let db: TestDatabase;
@@ -28,7 +28,6 @@ beforeAll(async () => {
   db = await createTestDatabase({ migrated: true });
   // A process outside every worker's tree, in a group of its own: a kill aimed at it would end it.
   foreign = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
-  process.env.HOSTILE_FOREIGN_PID = String(foreign.pid);
   const config = testConfig(db.url, tempSessionRoot(), { HOST: '127.0.0.1', PORT: '0', HEALTH_CHECK_START_DELAY_MS: '600000' });
   supervisor = new Supervisor({ config, log: silentLogger, launch });
   await supervisor.start();
