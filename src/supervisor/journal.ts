@@ -265,7 +265,8 @@ export class Journal {
     const change = entry.change;
     let event = entry.event;
     const notifications = (entry.notify ?? []).map(toNotification);
-    const queueNotes = () => insertNotifications(conn, notifications, { globalUrl: this.options.globalWebhookUrl });
+    // Due at the entry's time: the receiver gets an instance's notifications in the order recorded.
+    const queueNotes = () => insertNotifications(conn, notifications, { globalUrl: this.options.globalWebhookUrl }, at);
     if (id === null) {
       await queueNotes();
       return 'written';

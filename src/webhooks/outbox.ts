@@ -70,12 +70,16 @@ function toRow(r: RowDataPacket): OutboxRow {
  * when set, and the instance's own `webhook_url` when it has one (read here, in the same
  * transaction, so a URL changed by that transaction is honoured). A URL set in both places gets
  * one row. Call it before deleting an instance row if that instance's receiver should hear of
- * the removal. Returns the number of rows written.
+ * the removal. `dueAt` is when the rows are first due (the change's time): dispatchers claim in
+ * (due, id) order, so notifications of one change, and of changes recorded one after another, go
+ * out in the order they were recorded, whatever times their payloads carry. Returns the number of
+ * rows written.
  */
 export async function insertNotifications(
   conn: Connection,
   notes: readonly Notification[],
   targets: { globalUrl?: string | undefined },
+  dueAt?: Date,
 ): Promise<number> {
   const instanceUrls = await readInstanceUrls(conn, notes);
   const values: unknown[][] = [];
@@ -84,7 +88,7 @@ export async function insertNotifications(
     const urls = new Set([targets.globalUrl, instanceUrl].filter((u): u is string => !!u));
     const eventId = randomUUID();
     for (const url of urls) {
-      values.push([eventId, note.instanceId, note.event, note.severity, url, JSON.stringify(note.payload), note.at, note.at]);
+      values.push([eventId, note.instanceId, note.event, note.severity, url, JSON.stringify(note.payload), dueAt ?? note.at, note.at]);
     }
   }
   if (values.length === 0) return 0;

@@ -12,6 +12,8 @@ const REAP_AGAIN_MS = 500;
 export class WorkerSlot {
   private worker: WorkerClient | null = null;
   private starting: Promise<void> | null = null;
+  /** A worker asked to stop and not gone yet: it still holds the profile. */
+  private stopping: Promise<unknown> | null = null;
   private gen = 0;
   private since: Date | null = null;
 
@@ -26,9 +28,12 @@ export class WorkerSlot {
     return this.worker;
   }
 
-  /** A worker runs or is starting. */
+  /**
+   * A worker runs, is starting, or is still stopping: until it is gone it holds the profile, so
+   * nobody may start another, and an instance whose status has not moved yet is not "without a worker".
+   */
   get occupied(): boolean {
-    return this.worker !== null || this.starting !== null;
+    return this.worker !== null || this.starting !== null || this.stopping !== null;
   }
 
   get startedAt(): Date | null {
@@ -76,7 +81,14 @@ export class WorkerSlot {
   /** Stops and forgets the current worker politely; its late events and exit are ignored. */
   async drop(stopTimeoutMs: number): Promise<void> {
     const worker = this.release();
-    if (worker) await worker.stop(stopTimeoutMs);
+    if (!worker) return;
+    const stopping = worker.stop(stopTimeoutMs);
+    this.stopping = stopping;
+    try {
+      await stopping;
+    } finally {
+      if (this.stopping === stopping) this.stopping = null;
+    }
   }
 
   /**

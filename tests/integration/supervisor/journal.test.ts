@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEvents } from '../../../src/db/events.js';
 import { InstancesRepository } from '../../../src/db/instances-repository.js';
 import { createPool, type Pool } from '../../../src/db/pool.js';
+import { claimDue } from '../../../src/webhooks/outbox.js';
 import { FleetEventBus, type FleetEventArgs } from '../../../src/supervisor/event-bus.js';
 import { creation, Journal, type JournalEntry } from '../../../src/supervisor/journal.js';
 import { capturingLogger, silentLogger } from '../../support/logger.js';
@@ -51,6 +52,28 @@ describe('the journal', () => {
     const [outbox] = await db.pool.query<RowDataPacket[]>("SELECT event FROM webhook_outbox WHERE instance_id = 'j-one'");
     expect(outbox.map((r) => r.event)).toEqual(['connection.update']);
     expect(heard).toEqual(['j-one connection.update']);
+    journal.close();
+  });
+
+  it('queues an entry\'s notifications to go out in the order recorded, whatever times their payloads carry', async () => {
+    const { journal } = journalOn(db.pool, { globalWebhookUrl: 'http://receiver.invalid/order' });
+    await journal.record(creation('j-order', { enabled: true, webhookUrl: null }), 'refuse');
+    journal.track('j-order', 'INITIALIZING');
+    const later = new Date(Date.now() + 5);
+    const earlier = new Date(later.getTime() - 5);
+    // As a status move announces them: its connection.update first, the QR it came with second (stamped a little earlier).
+    await journal.record({
+      instanceId: 'j-order',
+      change: { kind: 'status', to: 'QR_REQUIRED', reason: 'qr_required' },
+      event: { category: 'SESSION', type: 'status.qr' },
+      notify: [
+        { name: 'connection.update', payload: { instanceId: 'j-order', status: 'QR_REQUIRED', previous: 'INITIALIZING', reason: 'qr_required', at: later } },
+        { name: 'qrcode.updated', payload: { instanceId: 'j-order', qr: 'q', at: earlier } },
+      ],
+    });
+    await journal.record(rotation('j-order', 'q2'));
+    const claimed = await claimDue(db.pool, { now: new Date(Date.now() + 60_000), limit: 100, leaseMs: 1_000 });
+    expect(claimed.filter((r) => r.instanceId === 'j-order').map((r) => r.event)).toEqual(['connection.update', 'qrcode.updated', 'qrcode.updated']);
     journal.close();
   });
 

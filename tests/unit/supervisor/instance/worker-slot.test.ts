@@ -143,6 +143,18 @@ describe('WorkerSlot', () => {
     await dropping;
   });
 
+  it('a worker being stopped still occupies the slot until it is gone (no check calls it CONNECTED without a worker)', async () => {
+    const slot = new WorkerSlot();
+    const w = fakeWorker();
+    await slot.begin(async (g) => void slot.install(w.client, g));
+    const dropping = slot.drop(5_000);
+    expect(slot.current).toBeNull();
+    expect(slot.occupied).toBe(true);
+    w.exit({ code: 0, signal: null });
+    await dropping;
+    expect(slot.occupied).toBe(false);
+  });
+
   it('drop without a worker still bumps the generation', async () => {
     const slot = new WorkerSlot();
     await slot.drop(100);
