@@ -149,7 +149,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     tag: 'instances',
     request: { body: { required: true, content: { 'application/json': { schema: createInstanceBody } } } },
     responses: { 201: json('Created.', instanceEnvelope) },
-    errors: [...BODY, 'INSTANCE_EXISTS', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE'],
+    errors: [...BODY, 'INSTANCE_EXISTS', 'INSTANCE_LIMIT', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE'],
   }),
   operation({
     method: 'get',
@@ -201,7 +201,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
         content: { 'application/json': { schema: qrView }, 'image/png': { schema: z.string().meta({ format: 'binary' }) } },
       },
     },
-    errors: [...ID, 'ALREADY_CONNECTED', 'QR_NOT_READY', 'WORKER_START_FAILED'],
+    errors: [...ID, 'ALREADY_CONNECTED', 'INSTANCE_DISABLED', 'INSTANCE_BLOCKED', 'QR_NOT_READY', 'WORKER_START_FAILED'],
   }),
   operation({
     method: 'post',
@@ -212,7 +212,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     tag: 'linking',
     request: { params: idParams, body: { required: true, content: { 'application/json': { schema: pairingCodeBody } } } },
     responses: { 200: json('The code, its expiry and the attempts used.', pairingCodeView) },
-    errors: [...ID, ...BODY, 'ALREADY_CONNECTED', 'WORKER_NOT_RUNNING', 'PAIRING_LIMIT', 'QR_NOT_READY', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE', 'IPC_CLOSED', 'IPC_TIMEOUT'],
+    errors: [...ID, ...BODY, 'ALREADY_CONNECTED', 'INSTANCE_DISABLED', 'INSTANCE_BLOCKED', 'WORKER_NOT_RUNNING', 'PAIRING_LIMIT', 'QR_NOT_READY', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE', 'IPC_CLOSED', 'IPC_TIMEOUT'],
   }),
   operation({
     method: 'get',

@@ -67,6 +67,7 @@ export const SETTINGS = {
   RECONNECT_MAX_ATTEMPTS: spec({ default: '20', doc: 'Reconnects tried before reconnect.failed and a human is needed', schema: integer(1, 1000) }),
   REHYDRATE_CONCURRENCY: spec({ default: '4', doc: 'Instances started at once when the supervisor boots', schema: integer(1, 1000) }),
   REHYDRATE_STAGGER_MS: spec({ default: '2000', doc: 'Pause between two boot starts', schema: millis() }),
+  MAX_INSTANCES: spec({ default: '1000', doc: 'Instances that may exist at once; a create beyond it is refused with 409 INSTANCE_LIMIT', schema: integer(1, 100000) }),
   QR_IDLE_TIMEOUT_MS: spec({ default: '600000', doc: 'A worker waiting for a QR scan this long is stopped to free memory', schema: millis(1000) }),
 
   WEB_LOAD_TIMEOUT_MS: spec({ default: '60000', doc: "Time WhatsApp Web has to load in a worker's page before initialize gives up", schema: millis(1000) }),

@@ -179,6 +179,8 @@ export class Fleet {
 
   async create(id: string, options: { enabled?: boolean; webhookUrl?: string | null } = {}): Promise<Instance> {
     this.mustAccept();
+    const max = this.options.config.maxInstances;
+    if (this.handles.size >= max) throw new AppError('INSTANCE_LIMIT', `at most ${max} instances (MAX_INSTANCES)`);
     const enabled = options.enabled !== false;
     await this.journal.record(creation(id, { enabled, webhookUrl: options.webhookUrl ?? null }), 'refuse');
     const row = await this.repo.require(id);
@@ -233,6 +235,20 @@ export class Fleet {
       event: { category: Category.SESSION, type: 'instance.logout', reason: 'LOGOUT' },
       notify: [{ name: 'logout.instance', payload: { instanceId: id, reason: 'LOGOUT', at: new Date() } }],
     });
+  }
+
+  /**
+   * The operator asks for the QR: a worker idled after a QR wait is started again, but never for
+   * a disabled instance or one that waits for a human (a QR request is not a decision to re-link).
+   */
+  async requestQr(id: string): Promise<void> {
+    const handle = this.handle(id);
+    if (handle.hasWorker || handle.live.status === 'CONNECTED') return;
+    const row = (await this.row(id)) ?? this.lastRow(id);
+    if (row && !row.enabled) throw new AppError('INSTANCE_DISABLED');
+    const blockedBy = handle.live.blockedBy;
+    if (blockedBy) throw new AppError('INSTANCE_BLOCKED', `the instance waits for a human after ${blockedBy}; restart or enable it to link again`);
+    if (this.mayStart(id)) await handle.start('qr_requested');
   }
 
   /** The running worker of an instance, for a request only a worker can answer; WORKER_NOT_RUNNING otherwise. */

@@ -459,7 +459,7 @@ export interface components {
                  * @description Stable, machine-readable: one of the registered codes (src/errors).
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "BODY_TOO_LARGE" | "TOO_MANY_ATTEMPTS" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "INSTANCE_LIMIT" | "INSTANCE_DISABLED" | "INSTANCE_BLOCKED" | "BODY_TOO_LARGE" | "TOO_MANY_ATTEMPTS" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
                 /** @description Safe to show; never a stack trace. */
                 message: string;
             };
@@ -903,7 +903,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description INSTANCE_EXISTS: an instance with that id already exists */
+            /** @description INSTANCE_EXISTS: an instance with that id already exists; INSTANCE_LIMIT: MAX_INSTANCES instances exist already */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1461,7 +1461,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ALREADY_CONNECTED: the instance is connected; log it out first to link another phone */
+            /** @description ALREADY_CONNECTED: the instance is connected; log it out first to link another phone; INSTANCE_DISABLED: the instance is disabled; enable it first; INSTANCE_BLOCKED: the instance waits for a human after a refusal (LOGOUT, BANNED …); restart or enable it to try again */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1551,7 +1551,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description ALREADY_CONNECTED: the instance is connected; log it out first to link another phone; WORKER_NOT_RUNNING: the instance has no running worker or client to ask */
+            /** @description ALREADY_CONNECTED: the instance is connected; log it out first to link another phone; INSTANCE_DISABLED: the instance is disabled; enable it first; INSTANCE_BLOCKED: the instance waits for a human after a refusal (LOGOUT, BANNED …); restart or enable it to try again; WORKER_NOT_RUNNING: the instance has no running worker or client to ask */
             409: {
                 headers: {
                     [name: string]: unknown;

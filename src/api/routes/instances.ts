@@ -20,8 +20,8 @@ function refuseConnected(handle: InstanceHandle): void {
 }
 
 /** Waits for the worker (maybe just started) to show a QR. */
-async function currentQr(handle: InstanceHandle): Promise<{ value: string; at: Date }> {
-  await handle.requestQr();
+async function currentQr(fleet: Fleet, handle: InstanceHandle): Promise<{ value: string; at: Date }> {
+  await fleet.requestQr(handle.id);
   const deadline = Date.now() + QR_WAIT_MS;
   while (!handle.live.qr) {
     refuseConnected(handle);
@@ -111,7 +111,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   router.get('/api/instance/:id/qr', async (req, res) => {
     const handle = fleet.handle(idOf(req));
     refuseConnected(handle);
-    const qr = await currentQr(handle);
+    const qr = await currentQr(fleet, handle);
     if (req.accepts(['application/json', 'image/png']) === 'image/png') {
       res.type('png').send(await QRCode.toBuffer(qr.value, { margin: 2, width: 320 }));
       return;
@@ -128,7 +128,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
     if (!limit.allowed) {
       throw new AppError('PAIRING_LIMIT', `at most ${config.pairingMaxAttempts} pairing codes per ${Math.round(config.pairingWindowMs / 60_000)} min`);
     }
-    await currentQr(handle); // the page offers pairing once it is waiting to be linked
+    await currentQr(fleet, handle); // the page offers pairing once it is waiting to be linked
     const code = await (await fleet.worker(id)).pairingCode(phone, PAIRING_TIMEOUT_MS);
     // The code is the operator's to enter on the phone within a minute; it is not stored.
     res.json({ code, expiresAt: new Date(Date.now() + 60_000).toISOString(), attempts: limit.attempts, maxAttempts: config.pairingMaxAttempts });

@@ -332,12 +332,6 @@ export class InstanceHandle {
     else if (reason !== 'removed') await this.core.move(LifecycleEvent.STOPPED, reason);
   }
 
-  /** Operator asks for the QR: a worker idled after a QR wait is started again. */
-  async requestQr(): Promise<InstanceLive['qr']> {
-    if (!this.hasWorker && this.core.status !== ConnectionStatus.CONNECTED) await this.start('qr_requested', true);
-    return this.facts.qr;
-  }
-
   /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
   async markRehydrating(): Promise<void> {
     this.facts.bootQueued = true;

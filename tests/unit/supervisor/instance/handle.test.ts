@@ -195,8 +195,8 @@ describe('InstanceHandle', () => {
       // the stop is on purpose: its exit schedules no reconnect
       expect(h.handle.live.nextReconnectAt).toBeNull();
 
-      // asking for the QR starts a worker again
-      await h.handle.requestQr();
+      // a start (what the fleet does when the QR is asked for) brings a worker back
+      await h.handle.start('qr_requested');
       await flush();
       expect(h.launch).toHaveBeenCalledTimes(2);
       expect(h.handle.live.status).toBe(ConnectionStatus.INITIALIZING);
