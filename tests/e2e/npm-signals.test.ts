@@ -8,6 +8,7 @@ import { startChild, type RunningChild } from '../support/child.js';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db.js';
 import { freePort, waitForHttp } from '../support/net.js';
 import { copyTree } from '../support/tree-copy.js';
+import { isAlive } from '../support/processes.js';
 import { tempSessionRoot } from '../support/workers.js';
 
 /*
@@ -31,15 +32,6 @@ afterAll(async () => {
   await db?.drop();
   tree.remove();
 }, 60_000);
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function api(base: string, method: string, path: string, key: string): Promise<any> {
   const res = await fetch(`${base}${path}`, { method, headers: { 'x-api-key': key } });
@@ -65,8 +57,8 @@ async function terminateNpm(run: RunningChild): Promise<void> {
   expect(await run.exited).toBe(0);
   expect(run.output()).toContain('shutdown complete');
   const deadline = Date.now() + 5_000;
-  while (tree.some(alive) && Date.now() < deadline) await sleep(100);
-  expect(tree.filter(alive), run.output().slice(-2000)).toEqual([]);
+  while (tree.some(isAlive) && Date.now() < deadline) await sleep(100);
+  expect(tree.filter(isAlive), run.output().slice(-2000)).toEqual([]);
 }
 
 describe('a SIGTERM to npm’s pid', { timeout: 300_000 }, () => {

@@ -40,3 +40,13 @@ export function findProcessesWithArg(needle: string): ProcessInfo[] {
   }
   return found;
 }
+
+/** Whether a process with this pid exists (signal 0 sends nothing). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

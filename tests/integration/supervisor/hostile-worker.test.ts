@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
 import { silentLogger } from '../../support/logger.js';
 import { waitFor } from '../../support/webhook-receiver.js';
+import { isAlive } from '../../support/processes.js';
 import { tempSessionRoot } from '../../support/workers.js';
 
 const HOSTILE = fileURLToPath(new URL('./fixtures/hostile-worker.ts', import.meta.url));
@@ -38,15 +39,6 @@ afterAll(async () => {
   foreign?.kill('SIGKILL');
   await db?.drop();
 });
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('a worker that sends what it must not', () => {
   it('is an error of its own instance only: others are written, /healthz answers, no foreign process is signalled', async () => {
@@ -78,8 +70,8 @@ describe('a worker that sends what it must not', () => {
     // Killing the instance's worker signals only its own tree: the named foreign pid lives on.
     await fleet.hardRestart('hostile-1', 'test');
     await fleet.disable('hostile-1');
-    expect(alive(foreign.pid!)).toBe(true);
-    expect(alive(process.pid)).toBe(true);
+    expect(isAlive(foreign.pid!)).toBe(true);
+    expect(isAlive(process.pid)).toBe(true);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 });
