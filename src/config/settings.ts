@@ -35,6 +35,8 @@ export const SETTINGS = {
   SESSION_STORAGE_PATH: spec({ default: './data/sessions', doc: 'Folder holding one LocalAuth profile per instance', schema: text().min(1, 'must not be empty') }),
   CACHE_PATH: spec({ default: './data/wwebjs_cache', doc: "whatsapp-web.js's web-version cache for the real site", schema: text().min(1, 'must not be empty') }),
   CHROME_PATH: spec({ default: '/usr/bin/chromium', doc: "Chromium executable (Debian's chromium package)", schema: text().min(1, 'must not be empty') }),
+  WORKER_USER: spec({ default: 'wa-fleet-worker', doc: 'Unprivileged user workers and their Chromium run as when the supervisor runs as root (created by the setup scripts); ignored when not root', schema: text().min(1, 'must not be empty') }),
+  BROWSER_SANDBOX: spec({ default: 'off', doc: "on: Chromium keeps its own sandbox (multi-process); off: single-process without it (smaller, see the README)", schema: oneOf(['on', 'off']) }),
   WA_FLEET_FAKE_WEB: spec({ default: 'false', doc: 'Demo/test mode: workers load the fake WhatsApp Web (refused when NODE_ENV=production)', schema: boolean() }),
 
   LOG_LEVEL: spec({ default: 'info', doc: 'error, warn, info or debug', schema: oneOf(['error', 'warn', 'info', 'debug']) }),
@@ -67,6 +69,8 @@ export const SETTINGS = {
   RECONNECT_MAX_ATTEMPTS: spec({ default: '20', doc: 'Reconnects tried before reconnect.failed and a human is needed', schema: integer(1, 1000) }),
   REHYDRATE_CONCURRENCY: spec({ default: '4', doc: 'Instances started at once when the supervisor boots', schema: integer(1, 1000) }),
   REHYDRATE_STAGGER_MS: spec({ default: '2000', doc: 'Pause between two boot starts', schema: millis() }),
+  LAUNCH_CONCURRENCY: spec({ default: '4', doc: 'Worker launches in progress at once, for every reason (create, enable, reconnect, boot, recovery, QR request)', schema: integer(1, 1000) }),
+  INSTANCE_EXPECTED_MB: spec({ default: '200', doc: 'Memory one more instance is expected to cost until running instances give a measured median; a start waits while fleet memory plus this exceeds FLEET_MEMORY_CAP_MB', schema: integer(16) }),
   MAX_INSTANCES: spec({ default: '1000', doc: 'Instances that may exist at once; a create beyond it is refused with 409 INSTANCE_LIMIT', schema: integer(1, 100000) }),
   QR_IDLE_TIMEOUT_MS: spec({ default: '600000', doc: 'A worker waiting for a QR scan this long is stopped to free memory', schema: millis(1000) }),
 
@@ -83,6 +87,8 @@ export const SETTINGS = {
   LEAK_WINDOW_MS: spec({ default: '3600000', doc: 'Memory history the leak trend is computed over', schema: millis(60_000) }),
   LEAK_MIN_SAMPLES: spec({ default: '10', doc: 'Samples needed before a leak can be concluded', schema: integer(3) }),
 
+  SSE_MAX_STREAMS: spec({ default: '20', doc: 'Dashboard event streams open at once; past it a new stream gets 429', schema: integer(1, 10_000) }),
+  SSE_TOKEN_TTL_MS: spec({ default: '60000', doc: 'A stream token is valid this long and for one stream only', schema: millis(1000) }),
   PAIRING_MAX_ATTEMPTS: spec({ default: '5', doc: 'Pairing codes one instance may request per window', schema: integer(1) }),
   PAIRING_WINDOW_MS: spec({ default: '3600000', doc: 'Window of the pairing-code limit', schema: millis(1000) }),
 } as const;
