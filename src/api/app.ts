@@ -70,7 +70,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '5m' }));
   const auth = requireApiKey({ apiKey: config.apiKey, disabled: config.authDisabled, failuresPerMinute: config.apiAuthFailuresPerMinute, log });
   // Before the blanket check: the stream also accepts a short-lived token (EventSource sends no headers).
-  app.use(eventsRouter(fleet, new StreamTokens(), auth));
+  app.use(eventsRouter(fleet, new StreamTokens(config.sseTokenTtlMs), auth, { maxStreams: config.sseMaxStreams }));
   app.use('/api', auth);
   app.get('/metrics', auth, metrics.serve);
   app.use(refuseWritesDuringShutdown(deps.shuttingDown));

@@ -245,7 +245,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     path: '/api/events/token',
     operationId: 'createEventStreamToken',
     summary: 'A short-lived token to open the event stream with EventSource',
-    description: 'EventSource cannot send headers: open `/api/events?token=…` with this token instead. It expires after 5 minutes.',
+    description: 'EventSource cannot send headers: open `/api/events?token=…` with this token instead. It opens one stream and expires after SSE_TOKEN_TTL_MS (default 60 s): fetch a new one for each connection.',
     tag: 'events',
     responses: { 200: json('The token.', streamToken) },
   }),
@@ -255,9 +255,10 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     operationId: 'streamEvents',
     summary: 'Server-Sent Events of status, QR, health and memory alerts',
     description:
-      'Each event is `event: <name>` and `data: <JSON payload>`, with a keep-alive comment every 15 s. Authenticated by X-API-Key, or by `?token=` from POST /api/events/token (UNAUTHORIZED when the token is unknown or expired).',
+      'Each event is `event: <name>` and `data: <JSON payload>`, with a keep-alive comment every 15 s. Authenticated by X-API-Key, or by `?token=` from POST /api/events/token (UNAUTHORIZED when the token is unknown, already used or expired). At most SSE_MAX_STREAMS streams are open at once; a reader that falls 1 MiB behind is disconnected (reconnect with a new token).',
     tag: 'events',
     security: [{ [API_KEY]: [] }, { [STREAM_TOKEN]: [] }],
+    errors: ['TOO_MANY_STREAMS'],
     responses: { 200: { description: 'The stream, open until the client leaves.', content: { 'text/event-stream': { schema: z.string() } } } },
   }),
   operation({
