@@ -78,12 +78,24 @@ export async function sendHostileRequests(options: HostileRunOptions): Promise<H
       if (status >= 400 && !/^\{"error":\{"code":"[A-Z_]+","message":/.test(text)) failures.push(`${method} ${url} -> ${status} ${text.slice(0, 80)}`);
       if (/at .+\.(ts|js):\d+/.test(text)) failures.push(`stack trace in ${method} ${url}`);
     } catch (err) {
-      // fetch itself refuses some URLs (invalid percent-encoding it normalises away is fine): client-side
       status = -1;
-      if (!(err instanceof TypeError)) failures.push(`${method} ${url} threw ${String(err)}`);
+      // fetch itself refuses some URLs and headers before sending (a TypeError naming them): that
+      // is the client's doing. A request that was sent and got no answer — the connection reset,
+      // refused or closed — is a server that failed it, however the server failed.
+      if (!refusedBeforeSending(err)) failures.push(`${method} ${url} got no answer: ${describeFailure(err)}`);
     }
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
     if (status >= 500) failures.push(`${method} ${url} body=${String(body).slice(0, 60)} -> ${status}`);
   }
   return { statuses, failures };
+}
+
+/** undici rejects with `TypeError('fetch failed', {cause})` when the request went out and no response came back. */
+function refusedBeforeSending(err: unknown): boolean {
+  return err instanceof TypeError && err.message !== 'fetch failed';
+}
+
+function describeFailure(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? String(err);
 }
