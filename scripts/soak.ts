@@ -10,8 +10,14 @@
  * Run: npm run soak -- --minutes 30 [--instances 5] [--sample-s 10] [--warmup-s 60] [--floor-mib-h 10] [--out DIR]
  *
  * Writes report.json (every sample) to --out (default data/soak/<time>), where the supervisor's
- * log lands too. Exits 1 when the supervisor's PSS is GROWING or the run did not end clean (the
- * supervisor died, or processes were left behind), 2 on a bad option.
+ * log lands too. Exits 1 when anything moved at steady state (see soakFailures: the supervisor or
+ * an instance GROWING, a worker restart, a sample not CONNECTED, an API failure, a series too short
+ * to judge) or the run did not end clean (the supervisor died, processes were left behind); 2 on a
+ * bad option.
+ *
+ * `--inject-leak ID` proves the verdict can fail: every `--inject-every-s` (default 30) after the
+ * warm-up starts, it asks the demo page of instance ID to hold 50 MB more (POST /api/demo/ID/leak),
+ * a leak the run must report as GROWING and exit 1 on.
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,7 +29,7 @@ import { processesOfRun } from './bench/support/cleanup.js';
 import { CHROME_PATH } from './bench/support/fleet-run.js';
 import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress } from './bench/support/machine.js';
 import { DASH, mebibytes, renderTable } from './bench/support/table.js';
-import { DEFAULT_SOAK_RULE, pidChanges, soakVerdict, verdictLabel, type SoakRule, type SoakVerdict } from './soak/verdict.js';
+import { DEFAULT_SOAK_RULE, lives, pidChanges, soakFailures, soakVerdict, verdictLabel, type SoakRule, type SoakVerdict } from './soak/verdict.js';
 import type { InstanceSummary } from './support/api-client.js';
 import { parseOptions, positiveOption, requireBuiltSupervisor, runScriptMain, UsageError, wholeOption } from './support/cli.js';
 import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
@@ -35,6 +41,8 @@ interface Options {
   warmupMs: number;
   floorMiBPerHour: number;
   out: string;
+  injectLeak: string | null;
+  injectEveryMs: number;
 }
 
 const OPTIONS = {
@@ -44,6 +52,8 @@ const OPTIONS = {
   'warmup-s': { type: 'string', default: '60' },
   'floor-mib-h': { type: 'string', default: String(DEFAULT_SOAK_RULE.floorMiBPerHour) },
   out: { type: 'string' },
+  'inject-leak': { type: 'string' },
+  'inject-every-s': { type: 'string', default: '30' },
 } as const;
 
 function options(): Options {
@@ -59,6 +69,8 @@ function options(): Options {
     warmupMs,
     floorMiBPerHour: positiveOption('floor-mib-h', values['floor-mib-h']),
     out: resolve(values.out ?? join('data', 'soak', new Date().toISOString().replace(/[:.]/g, '-'))),
+    injectLeak: values['inject-leak'] ?? null,
+    injectEveryMs: wholeOption('inject-every-s', values['inject-every-s'], 1) * 1000,
   };
 }
 
@@ -114,21 +126,27 @@ function sampleInstance(instance: InstanceSummary | undefined, series: Series, t
 
 interface Judged {
   series: Series;
+  /** The verdict shown: the first growing worker life, else the longest one. */
   verdict: SoakVerdict;
+  /** One verdict per worker life (see lives()). */
+  lives: SoakVerdict[];
   restarts: number;
   /** Samples the verdict used (after the warm-up). */
   used: Sample[];
 }
 
 function judge(series: Series, warmupEndsAt: number, rule: SoakRule): Judged {
-  const used = series.samples.filter((s) => s.t >= warmupEndsAt);
+  const after = series.samples.filter((s) => s.t >= warmupEndsAt);
+  const parts = lives(after);
+  const verdicts = parts.map((life) => soakVerdict(life.map((s) => ({ t: s.t, v: s.pssBytes })), rule));
+  const longest = verdicts.reduce((best, v, i) => (v.n > verdicts[best]!.n ? i : best), 0);
+  const growing = verdicts.findIndex((v) => v.growing);
+  const shown = growing >= 0 ? growing : longest;
   return {
     series,
-    used,
-    verdict: soakVerdict(
-      used.map((s) => ({ t: s.t, v: s.pssBytes })),
-      rule,
-    ),
+    used: parts[shown] ?? [],
+    verdict: verdicts[shown] ?? soakVerdict([], rule),
+    lives: verdicts,
     restarts: pidChanges(series.pids),
   };
 }
@@ -179,6 +197,7 @@ async function main(): Promise<number> {
   requireBuiltSupervisor();
   const rule: SoakRule = { ...DEFAULT_SOAK_RULE, floorMiBPerHour: opts.floorMiBPerHour };
   const ids = Array.from({ length: opts.instances }, (_, i) => `soak-${i + 1}`);
+  if (opts.injectLeak !== null && !ids.includes(opts.injectLeak)) throw new UsageError(`--inject-leak must name one of ${ids.join(', ')}`);
   const machine = machineFacts(CHROME_PATH, chromiumProcessCount());
   progress(machine.replaceAll('\n', '; '));
   progress(
@@ -221,11 +240,16 @@ async function main(): Promise<number> {
       const endAt = steadyAt + opts.minutes * 60_000;
       progress(`all ${ids.length} CONNECTED; sampling until ${new Date(endAt).toISOString()}`);
       let lastProgress = 0;
+      let lastLeak = -Infinity;
       for (let k = 0; !stopRequested; k++) {
         const due = steadyAt + k * opts.sampleMs;
         if (due > endAt) break;
         await Promise.race([sleep(Math.max(0, due - Date.now())), stopped]);
         if (stopRequested) break;
+        if (opts.injectLeak !== null && due >= steadyAt + opts.warmupMs && due - lastLeak >= opts.injectEveryMs) {
+          lastLeak = due;
+          await run.api.demo(opts.injectLeak, 'leak').catch((err: unknown) => progress(`--inject-leak failed: ${describeError(err)}`));
+        }
         let list: InstanceSummary[] | null = null;
         try {
           list = await run.api.instances();
@@ -280,8 +304,13 @@ async function main(): Promise<number> {
       ? `Supervisor PSS is GROWING: ${signed(sup.verdict.slopeMiBPerHour)} ± ${plain(sup.verdict.spreadMiBPerHour)} MiB/h (${sup.verdict.reason}).`
       : `Supervisor: no upward PSS trend beyond noise, ${signed(sup.verdict.slopeMiBPerHour)} ± ${plain(sup.verdict.spreadMiBPerHour)} MiB/h (${sup.verdict.reason}).`;
   const growingInstances = judged.slice(1).filter((j) => j.verdict.growing);
-  const restarted = judged.slice(1).filter((j) => j.restarts > 0);
-  const exitCode = sup.verdict.growing || problems.length > 0 ? 1 : 0;
+  const failures = soakFailures({
+    supervisor: sup.verdict,
+    instances: judged.slice(1).map((j) => ({ name: j.series.name, lives: j.lives, restarts: j.restarts, notConnected: j.series.notConnected, missing: j.series.missing })),
+    apiFailures,
+    interrupted: stopRequested,
+  });
+  const exitCode = failures.length > 0 || problems.length > 0 ? 1 : 0;
   const spanMin = steadyAt === null || lastTick === null ? 0 : (lastTick - steadyAt) / 60_000;
 
   const report = {
@@ -303,6 +332,7 @@ async function main(): Promise<number> {
       missingSamples: series.missing,
       samples: series.samples,
     })),
+    failures,
     problems,
     exitCode,
   };
@@ -316,9 +346,6 @@ async function main(): Promise<number> {
     '',
     supervisorLine,
     growingInstances.length > 0 ? `Instances GROWING: ${growingInstances.map((j) => j.series.name).join(', ')}.` : 'No instance GROWING.',
-    ...(restarted.length > 0
-      ? [`Workers restarted during the soak (a restart at steady state is worth a look in the log): ${restarted.map((j) => `${j.series.name} ×${j.restarts}`).join(', ')}.`]
-      : []),
     `${opts.instances} instances sampled for ${spanMin.toFixed(1)} min${stopRequested ? ' (interrupted)' : ''}, every ${opts.sampleMs / 1000} s; ` +
       `the first ${opts.warmupMs / 1000} s after all were CONNECTED are not judged. Check loops: ${Object.entries(SHORT_LOOPS)
         .map(([k, v]) => `${k}=${v}`)
@@ -328,7 +355,9 @@ async function main(): Promise<number> {
       'slope − 2 × spread > 0, and both halves of the window rising (one step then a plateau is not growth); flat: anything else, ' +
       `falling included; not judged below ${Math.max(rule.minSamples, 4)} samples.`,
     "PSS divides shared pages among all their sharers, including other programs' processes: other work on the machine moves it.",
+    ...failures.map((f) => `FAIL: ${f}`),
     ...problems.map((p) => `PROBLEM: ${p}`),
+    exitCode === 0 ? 'PASS: nothing grew, restarted, disconnected or failed.' : `FAILED (${failures.length + problems.length}).`,
     `Report: ${join(opts.out, 'report.json')}; supervisor log: ${join(opts.out, 'supervisor.log')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -87,3 +87,58 @@ export function pidChanges(pids: readonly (number | null)[]): number {
   }
   return changes;
 }
+
+/**
+ * A series cut where its pid changes: one life per worker. A leak that the memory loop keeps
+ * resetting by restarts is a saw-tooth: judged as one line it looks flat, judged per life it rises.
+ */
+export function lives<S extends { pid: number }>(samples: readonly S[]): S[][] {
+  const out: S[][] = [];
+  for (const s of samples) {
+    const current = out.at(-1);
+    if (current && current[0]!.pid === s.pid) current.push(s);
+    else out.push([s]);
+  }
+  return out;
+}
+
+/** One instance's soak, as the run observed it after all were CONNECTED. */
+export interface InstanceOutcome {
+  name: string;
+  /** The verdict of each worker life, over its samples after the warm-up. */
+  lives: readonly SoakVerdict[];
+  restarts: number;
+  notConnected: number;
+  missing: number;
+}
+
+export interface SoakOutcomeInput {
+  supervisor: SoakVerdict;
+  instances: readonly InstanceOutcome[];
+  apiFailures: number;
+  interrupted: boolean;
+}
+
+/**
+ * Everything that makes the soak fail, one line each; an empty list is a pass. At steady state
+ * nothing should happen: a restart, a sample not CONNECTED, an API call that failed or a tick with
+ * nothing to measure is a failure in its own right, and a series too short to judge is not a
+ * pass — a soak that saw nothing proved nothing.
+ */
+export function soakFailures(input: SoakOutcomeInput): string[] {
+  const failures: string[] = [];
+  if (input.interrupted) failures.push('interrupted before its planned end');
+  if (!input.supervisor.judged) failures.push(`supervisor not judged (${input.supervisor.reason})`);
+  else if (input.supervisor.growing) failures.push(`supervisor PSS GROWING (${input.supervisor.reason})`);
+  for (const i of input.instances) {
+    const judged = i.lives.filter((l) => l.judged);
+    if (judged.length === 0) failures.push(`${i.name}: not judged (${i.lives.map((l) => l.reason).join('; ') || 'no samples'})`);
+    const growing = judged.filter((l) => l.growing);
+    if (growing.length > 0) failures.push(`${i.name}: PSS GROWING in ${growing.length} of ${i.lives.length} worker lives (${growing[0]!.reason})`);
+    if (i.restarts > 0) failures.push(`${i.name}: worker restarted ${i.restarts}× at steady state`);
+    if (i.notConnected > 0) failures.push(`${i.name}: ${i.notConnected} samples not CONNECTED`);
+    if (i.missing > 0) failures.push(`${i.name}: ${i.missing} ticks with no worker to measure`);
+  }
+  if (input.apiFailures > 0) failures.push(`${input.apiFailures} API calls failed`);
+  return failures;
+}

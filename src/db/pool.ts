@@ -49,6 +49,13 @@ const deadlockRetry = retry(
   handleWhen((err) => (err as { code?: string }).code === 'ER_LOCK_DEADLOCK'),
   { maxAttempts: 3 },
 );
+let deadlocks = 0;
+deadlockRetry.onRetry(() => deadlocks++);
+
+/** Transactions retried after InnoDB chose them as a deadlock victim, since the process started: the retry hides them otherwise. */
+export function deadlockRetries(): number {
+  return deadlocks;
+}
 
 /** Runs `work` in a transaction on one connection; commits on success, rolls back on error. */
 export function inTransaction<T>(pool: Pool, work: (conn: Connection) => Promise<T>): Promise<T> {
