@@ -23,11 +23,12 @@ import { startReceiver } from '../tests/support/webhook-receiver.js';
 import { CHROME_PATH } from './bench/support/fleet-run.js';
 import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress } from './bench/support/machine.js';
 import { FAULT_KINDS, faultSequence, inject, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
-import { pendingWebhooks, qrAskedSince, rowAndEventViolations, webhookViolations } from './chaos/invariants.js';
-import { fleetProcesses, processViolations } from './chaos/processes.js';
+import { AnnouncedChanges, unrecordedChanges } from './chaos/announced.js';
+import { pendingWebhooks, qrAskedSince, recordedStatuses, rowViolations, webhookViolations } from './chaos/invariants.js';
+import { duplicateBrowsers, fleetProcesses, processViolations } from './chaos/processes.js';
 import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
 import { judgeSupervisorMemory, type LifeSample, type SupervisorMemoryVerdict } from './chaos/supervisor-memory.js';
-import { Timeline } from './chaos/timeline.js';
+import { disturbances, Timeline } from './chaos/timeline.js';
 import type { InstanceSummary } from './support/api-client.js';
 import { parseOptions, requireBuiltSupervisor, runScriptMain, UsageError, wholeOption } from './support/cli.js';
 import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
@@ -129,6 +130,9 @@ async function main(): Promise<number> {
   let run: DemoRun | undefined;
   let pool: Pool | undefined;
   let timeline: Timeline | undefined;
+  let announced: AnnouncedChanges | undefined;
+  /** Evidence behind each invariant: how many observations it was judged on (none is a failure). */
+  const evidence = { outageSamples: 0, stopsNoticed: 0, refusedDeliveries: 0, announcedChecked: 0, processScans: 0 };
   const records: FaultRecord[] = [];
   const finalViolations: string[] = [];
   let stopRequested = false;
@@ -147,6 +151,8 @@ async function main(): Promise<number> {
     await run.link(ids);
     timeline = new Timeline(run.api);
     timeline.start();
+    announced = new AnnouncedChanges(run.api);
+    announced.start();
     const ctx: ChaosContext = {
       run,
       receiver,
@@ -175,13 +181,17 @@ async function main(): Promise<number> {
         progress(`[${index}/${opts.faults}] ${kind}: could not inject: ${describeError(err)}`);
         continue;
       }
-      const injectedUntil = Date.now();
       const settled = await settle(run, ids, injection, opts.boundMs);
-      const violations = [...injection.violations];
+      evidence.processScans += settled.processScans;
+      const violations = [...injection.violations, ...settled.processViolations];
       if (!settled.ok) violations.push(`not settled within ${opts.boundMs / 1000} s: ${settled.detail}`);
-      if (kind === 'mysql_stop') {
-        const restarted = ids.filter((id) => timeline!.disturbed(id, injection.at, injectedUntil, before.get(id)?.worker?.pid ?? null));
-        if (restarted.length > 0) violations.push(`sessions disturbed during the database outage: ${restarted.join(', ')}`);
+      await timeline.reach(settled.at ?? Date.now());
+      if (kind === 'mysql_stop') violations.push(...outageViolations(timeline, ids, before, injection, settled.at ?? Date.now(), evidence));
+      if (kind === 'worker_sigstop') {
+        // Noticed while it was stopped (unwell, off CONNECTED, or replaced), not merely fine again after SIGCONT.
+        const noticed = timeline.detectedAt(injection.target!, injection.at, injection.pidBefore);
+        if (noticed === null || noticed > injection.at + opts.workerStopMs + 1_000) violations.push(`a ${opts.workerStopMs / 1000} s hang of ${injection.target} was never noticed while it lasted`);
+        else evidence.stopsNoticed++;
       }
       violations.push(...(await checkInvariants(run, pool, ids)));
       const qr = await qrAskedSince(pool, lastEventId).catch(() => null);
@@ -191,7 +201,6 @@ async function main(): Promise<number> {
         if (unexpected.length > 0) violations.push(`asked for a new QR without being unpaired: ${unexpected.join(', ')}`);
       } else violations.push('could not read the events for the QR check');
       sampleSupervisor();
-      await timeline.reach(settled.at ?? Date.now());
       const record = measure(index, injection, timeline, settled.at, violations);
       records.push(record);
       const status = violations.length === 0 ? 'ok' : `${violations.length} VIOLATION(S): ${violations.join('; ')}`;
@@ -205,9 +214,16 @@ async function main(): Promise<number> {
     while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
     finalViolations.push(...(await checkInvariants(run, pool, ids)));
     finalViolations.push(...(await webhookViolations(pool, receiver, run.webhookSecret)));
+    await announced.stop();
+    const recorded = unrecordedChanges(announced.changes, await recordedStatuses(pool));
+    evidence.announcedChecked = recorded.checked;
+    finalViolations.push(...recorded.violations);
+    evidence.refusedDeliveries = receiver.received.filter((d) => d.status === 503).length;
+    finalViolations.push(...missingEvidence(records, evidence));
     memoryVerdict = judgeSupervisorMemory(supervisorMemory);
     finalViolations.push(...memoryVerdict.violations);
   } finally {
+    await announced?.stop();
     await timeline?.stop();
     await pool?.end().catch(() => undefined);
     if (run) {
@@ -230,6 +246,7 @@ async function main(): Promise<number> {
     supervisorPssSamples: supervisorMemory,
     supervisorPssVerdict: memoryVerdict ?? null,
     webhooks: { received: receiver.received.length, accepted: receiver.accepted().length },
+    evidence,
     slowestApiAnswerMs: timeline?.slowestAnswerMs ?? null,
     violations: faultViolations + finalViolations.length,
   };
@@ -242,6 +259,10 @@ async function main(): Promise<number> {
     const lifeText = life ? `; longest life ${life.slopeMiBPerHour.toFixed(1)} ± ${life.spreadMiBPerHour.toFixed(1)} MiB/h` : '; no life long enough to judge on its own';
     process.stdout.write(`supervisor PSS peak: ${mib(memoryVerdict.firstThirdMaxBytes)} MiB in the first third of the run, ${mib(memoryVerdict.lastThirdMaxBytes)} MiB in the last${lifeText}\n`);
   }
+  process.stdout.write(
+    `evidence: ${evidence.outageSamples} samples during database outages, ${evidence.stopsNoticed} worker stops noticed, ${evidence.refusedDeliveries} deliveries refused by the receiver, ` +
+      `${evidence.announcedChecked} announced status changes checked against the recorded events, ${evidence.processScans} process scans while settling\n`,
+  );
   process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);
   process.stdout.write(`${records.length} faults, ${report.violations} invariant violations; ${loadSummary}; report: ${join(opts.out, 'report.json')}\n`);
   return report.violations === 0 && records.length === opts.faults ? 0 : 1;
@@ -251,6 +272,9 @@ interface Settled {
   ok: boolean;
   at: number | null;
   detail: string;
+  /** Two browsers on one profile seen while settling (recovery is when that could happen). */
+  processViolations: string[];
+  processScans: number;
 }
 
 /** Waits for the fleet to be whole again after `injection`; scans the QR of an unpaired target, as its owner would. */
@@ -258,7 +282,11 @@ async function settle(run: DemoRun, ids: readonly string[], injection: Injection
   const deadline = Date.now() + boundMs;
   let scanned = false;
   let last: InstanceSummary[] = [];
+  const duplicates = new Set<string>();
+  let processScans = 0;
   for (;;) {
+    duplicateBrowsers(fleetProcesses(run.marker, run.sessionRoot)).forEach((d) => duplicates.add(d));
+    processScans++;
     last = (await run.api.instances().catch(() => null)) ?? last;
     const byId = new Map(last.map((i) => [i.id, i]));
     const target = injection.target ? byId.get(injection.target) : undefined;
@@ -270,16 +298,47 @@ async function settle(run: DemoRun, ids: readonly string[], injection: Injection
       (target.connectionStatus === 'CONNECTED' &&
         (injection.settle === 'new_worker' ? target.worker?.pid !== injection.pidBefore : injection.settle === 'healthy' ? target.health === 'healthy' : injection.settle === 'relink' ? scanned : true));
     const allOk = ids.every((id) => byId.get(id)?.connectionStatus === 'CONNECTED' && byId.get(id)?.worker);
-    if (targetOk && allOk) return { ok: true, at: Date.now(), detail: '' };
+    const found = { processViolations: [...duplicates].map((d) => `while settling: ${d}`), processScans };
+    if (targetOk && allOk) return { ok: true, at: Date.now(), detail: '', ...found };
     if (Date.now() > deadline) {
-      return { ok: false, at: null, detail: ids.map((id) => `${id}=${byId.get(id)?.connectionStatus ?? '?'}/${byId.get(id)?.health ?? '?'}`).join(' ') };
+      return { ok: false, at: null, detail: ids.map((id) => `${id}=${byId.get(id)?.connectionStatus ?? '?'}/${byId.get(id)?.health ?? '?'}`).join(' '), ...found };
     }
     await sleep(250);
   }
 }
 
+/**
+ * A database outage must disturb no session: from the stop until the fleet settled, every sample
+ * of every instance CONNECTED on the worker and browser it had before. The window must hold
+ * samples the supervisor answered while it saw its database down, or nothing was observed.
+ */
+function outageViolations(timeline: Timeline, ids: readonly string[], before: Map<string, InstanceSummary>, injection: Injection, until: number, evidence: { outageSamples: number }): string[] {
+  const violations: string[] = [];
+  let down = 0;
+  for (const id of ids) {
+    const samples = timeline.between(id, injection.at, until);
+    down += samples.filter((o) => o.database === 'down').length;
+    const was = before.get(id);
+    const found = disturbances(samples, { workerPid: was?.worker?.pid ?? null, browserPid: was?.worker?.browserPid ?? null });
+    if (found.length > 0) violations.push(`${id} disturbed by the database outage: ${found.join(', ')}`);
+  }
+  evidence.outageSamples += down;
+  if (down < ids.length) violations.push(`the outage was not observed: ${down} samples with the database down`);
+  return violations;
+}
+
+/** An invariant with nothing to judge is a failure: each fault that ran must have left its evidence. */
+function missingEvidence(records: readonly FaultRecord[], evidence: { refusedDeliveries: number; announcedChecked: number; processScans: number }): string[] {
+  const ran = (kind: string) => records.some((r) => r.kind === kind);
+  const missing: string[] = [];
+  if (ran('webhook_outage') && evidence.refusedDeliveries === 0) missing.push('webhook outage: the receiver never refused a delivery');
+  if (evidence.announcedChecked === 0) missing.push('no announced status change was heard to check against the recorded events');
+  if (records.length > 0 && evidence.processScans === 0) missing.push('no process scan while settling');
+  return missing;
+}
+
 async function checkInvariants(run: DemoRun, pool: Pool, ids: readonly string[]): Promise<string[]> {
-  const rows = await eventually(async () => rowAndEventViolations(pool, ids, await run.api.instances()), 20_000);
+  const rows = await eventually(async () => rowViolations(pool, ids, await run.api.instances()), 20_000);
   const processes = await eventually(async () => processViolations(fleetProcesses(run.marker, run.sessionRoot), run.supervisor.alive ? await run.api.instances() : null), 10_000);
   return [...rows, ...processes];
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import mysql from 'mysql2/promise';
 import { between, pick, type Random } from '../../lib/seeded-random.js';
 import { sleep } from '../../lib/timeout.js';
 import { sendHostileRequests } from '../../tests/support/hostile-requests.js';
@@ -63,6 +65,8 @@ export interface Injection {
   pidBefore: number | null;
   /** When the fault hit. */
   at: number;
+  /** mysql_stop: when the database was started again. */
+  downUntil?: number;
   settle: Settle;
   /** Violations seen while injecting (a 5xx in the burst, a failed graceful exit…). */
   violations: string[];
@@ -113,9 +117,17 @@ const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> =
       const pid = target!.worker!.pid;
       const at = Date.now();
       signal(pid, 'SIGSTOP');
+      // The fault took effect only if the worker really is stopped: a signal that missed proves
+      // nothing. Delivery is asynchronous, so the state is read until it shows (1 s at most).
+      let state = processState(pid);
+      for (let i = 0; i < 20 && state !== 'T' && state !== null; i++) {
+        await sleep(50);
+        state = processState(pid);
+      }
+      const violations = state === 'T' ? [] : [`SIGSTOP not in effect: worker ${pid} state ${state ?? 'gone'}`];
       await sleep(ctx.options.workerStopMs);
       const resumed = signal(pid, 'SIGCONT');
-      return { at, settle: 'healthy', violations: [], notes: [resumed ? 'resumed after the stop' : 'replaced while stopped'] };
+      return { at, settle: 'healthy', violations, notes: [resumed ? 'resumed after the stop' : 'replaced while stopped'] };
     },
   },
   [FaultKind.FREEZE]: { needsTarget: true, inject: demo('freeze', 'new_worker') },
@@ -143,9 +155,12 @@ const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> =
       const downMs = between(ctx.random, ctx.options.mysqlDownMs[0], ctx.options.mysqlDownMs[1]);
       const at = Date.now();
       await ctx.run.mysql.stop();
+      // The stop script exits 0 even when it stopped nothing: the outage is real only if the server refuses.
+      const violations = (await databaseAnswers(ctx.run.mysqlUrl)) ? ['the database still answered after it was stopped: no outage happened'] : [];
       await sleep(downMs);
+      const downUntil = Date.now();
       await ctx.run.mysql.start();
-      return { at, settle: 'all_connected', violations: [], notes: [`down ${Math.round((Date.now() - at) / 1000)} s (asked ${Math.round(downMs / 1000)} s)`] };
+      return { at, downUntil, settle: 'all_connected', violations, notes: [`down ${Math.round((downUntil - at) / 1000)} s (asked ${Math.round(downMs / 1000)} s)`] };
     },
   },
   [FaultKind.SUPERVISOR_KILL]: {
@@ -214,6 +229,26 @@ const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> =
     },
   },
 };
+
+/** The state letter of a process (R, S, T for stopped …) from /proc, or null when it is gone. */
+function processState(pid: number): string | null {
+  try {
+    return /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a MySQL server answers at `url` (a fresh connection, 2 s to connect). */
+async function databaseAnswers(url: string): Promise<boolean> {
+  try {
+    const conn = await mysql.createConnection({ uri: url, connectTimeout: 2_000 });
+    await conn.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Picks a CONNECTED instance with a worker for a fault that needs one. */
 function chooseTarget(random: Random, instances: InstanceSummary[]): InstanceSummary | null {

@@ -29,6 +29,13 @@ export function fleetProcesses(marker: string, sessionRoot: string): FleetProces
   return { workers, chromium };
 }
 
+/** Profiles with more than one Chromium browser process: two browsers on one session, even for a moment, corrupt it. */
+export function duplicateBrowsers(found: FleetProcesses): string[] {
+  const byProfile = new Map<string, number[]>();
+  for (const c of found.chromium.filter((c) => c.browser)) byProfile.set(c.profile, [...(byProfile.get(c.profile) ?? []), c.pid]);
+  return [...byProfile].filter(([, pids]) => pids.length > 1).map(([profile, pids]) => `${pids.length} Chromium trees on ${profile} (${pids.join(', ')})`);
+}
+
 /**
  * The process invariants: never two Chromium trees on one profile, and nothing running that no
  * live instance owns (a worker the supervisor does not list, a browser that is no instance's, a
@@ -42,8 +49,8 @@ export function processViolations(found: FleetProcesses, instances: InstanceSumm
   for (const pid of found.workers) if (!liveWorkers.has(pid)) violations.push(`worker ${pid} belongs to no live instance`);
   const browsersByProfile = new Map<string, number[]>();
   for (const c of found.chromium.filter((c) => c.browser)) browsersByProfile.set(c.profile, [...(browsersByProfile.get(c.profile) ?? []), c.pid]);
+  violations.push(...duplicateBrowsers(found));
   for (const [profile, pids] of browsersByProfile) {
-    if (pids.length > 1) violations.push(`${pids.length} Chromium trees on ${profile} (${pids.join(', ')})`);
     for (const pid of pids) if (!liveBrowsers.has(pid)) violations.push(`Chromium ${pid} on ${profile} belongs to no live instance`);
   }
   for (const c of found.chromium.filter((c) => !c.browser && !browsersByProfile.has(c.profile))) {

@@ -6,6 +6,9 @@ export interface Observation {
   status: string;
   health: string;
   workerPid: number | null;
+  browserPid: number | null;
+  /** What the supervisor said of its database in that answer. */
+  database: 'up' | 'down';
 }
 
 const UNWELL = new Set(['degraded', 'zombie', 'stuck', 'corrupted']);
@@ -48,7 +51,7 @@ export class Timeline {
   private async sample(): Promise<void> {
     try {
       const asked = Date.now();
-      const instances = await this.api.instances();
+      const { database, instances } = await this.api.fleet();
       // The answer shows the fleet at some moment between the request and the reply: the request's
       // time, so a state is never dated after the change that ended it.
       const at = asked;
@@ -57,7 +60,7 @@ export class Timeline {
       this.latest = instances;
       for (const i of instances) {
         const list = this.byId.get(i.id) ?? [];
-        list.push({ at, status: i.connectionStatus, health: i.health, workerPid: i.worker?.pid ?? null });
+        list.push({ at, status: i.connectionStatus, health: i.health, workerPid: i.worker?.pid ?? null, browserPid: i.worker?.browserPid ?? null, database });
         // A long run keeps only the recent past: measurements look back one fault at most.
         if (list.length > 20_000) list.splice(0, 10_000);
         this.byId.set(i.id, list);
@@ -114,8 +117,22 @@ export class Timeline {
     return out;
   }
 
-  /** Whether the instance was ever seen off CONNECTED, or on another worker, between `from` and `to`. */
-  disturbed(id: string, from: number, to: number, pid: number | null): boolean {
-    return (this.byId.get(id) ?? []).some((o) => o.at >= from && o.at <= to && (o.status !== 'CONNECTED' || (o.workerPid !== null && o.workerPid !== pid)));
+  /** The samples of an instance taken between `from` and `to`: the evidence a window is judged on. */
+  between(id: string, from: number, to: number): Observation[] {
+    return (this.byId.get(id) ?? []).filter((o) => o.at >= from && o.at <= to);
   }
+}
+
+/**
+ * What a window of samples shows of one instance that must not be disturbed: every sample
+ * CONNECTED on the same worker and browser it had before. Returns the disturbances, one per kind.
+ */
+export function disturbances(samples: readonly Observation[], before: { workerPid: number | null; browserPid: number | null }): string[] {
+  const found = new Set<string>();
+  for (const o of samples) {
+    if (o.status !== 'CONNECTED') found.add(`left CONNECTED (${o.status})`);
+    if (o.workerPid !== before.workerPid) found.add(`worker ${before.workerPid} → ${o.workerPid}`);
+    if (o.browserPid !== before.browserPid) found.add(`browser ${before.browserPid} → ${o.browserPid}`);
+  }
+  return [...found];
 }

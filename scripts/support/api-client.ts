@@ -60,7 +60,12 @@ export class ApiClient {
   }
 
   async instances(): Promise<InstanceSummary[]> {
-    return (await this.expectOk<{ instances: InstanceSummary[] }>('GET', '/api/instances')).instances;
+    return (await this.fleet()).instances;
+  }
+
+  /** The instance list with the supervisor's word on its database (`down`: answered from the live view). */
+  async fleet(): Promise<{ database: 'up' | 'down'; instances: InstanceSummary[] }> {
+    return this.expectOk('GET', '/api/instances');
   }
 
   async create(id: string): Promise<void> {
