@@ -11,6 +11,9 @@
  * --gap-s MIN,MAX (pause between faults), --bound-s B (time the fleet has to settle after a
  * fault ends), --worker-stop-s, --mysql-down-s MIN,MAX, --hostile N (requests per burst),
  * --webhook-outage-s, --out DIR (report.json and the supervisor's log; default data/chaos/<seed>-<time>).
+ *
+ * --defect NAME runs a deliberately broken copy of the build instead (scripts/chaos/defects.ts):
+ * the run must then fail, which proves the check that names the defect can.
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,6 +25,7 @@ import { createPool, type Pool } from '../src/db/pool.js';
 import { startReceiver } from '../tests/support/webhook-receiver.js';
 import { CHROME_PATH } from './bench/support/fleet-run.js';
 import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress } from './bench/support/machine.js';
+import { buildDefective, DEFECT_NAMES, DEFECTS } from './chaos/defects.js';
 import { FAULT_KINDS, faultSequence, inject, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
 import { AnnouncedChanges, unrecordedChanges } from './chaos/announced.js';
 import { pendingWebhooks, qrAskedSince, recordedStatuses, rowViolations, webhookViolations } from './chaos/invariants.js';
@@ -45,6 +49,7 @@ interface Options {
   hostile: number;
   webhookOutageMs: number;
   out: string;
+  defect: string | null;
 }
 
 function options(): Options {
@@ -61,6 +66,7 @@ function options(): Options {
       hostile: { type: 'string', default: '200' },
       'webhook-outage-s': { type: 'string', default: '60' },
       out: { type: 'string' },
+      defect: { type: 'string' },
     },
     strict: true,
   }));
@@ -73,6 +79,7 @@ function options(): Options {
   const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k as FaultKind));
   if (unknown.length > 0 || kinds.length === 0) throw new UsageError(`--kinds: unknown ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
   const seed = wholeOption('seed', values.seed, 0);
+  if (values.defect !== undefined && !DEFECT_NAMES.includes(values.defect)) throw new UsageError(`--defect: unknown ${values.defect}; known: ${DEFECT_NAMES.join(', ')}`);
   const s = (ms: number) => ms * 1000;
   const [gapMin, gapMax] = range('gap-s', values['gap-s'], 0);
   const [downMin, downMax] = range('mysql-down-s', values['mysql-down-s'], 1);
@@ -88,6 +95,7 @@ function options(): Options {
     hostile: wholeOption('hostile', values.hostile, 1),
     webhookOutageMs: s(wholeOption('webhook-outage-s', values['webhook-outage-s'], 1)),
     out: resolve(values.out ?? join('data', 'chaos', `seed${seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
+    defect: values.defect ?? null,
   };
 }
 
@@ -145,7 +153,9 @@ async function main(): Promise<number> {
   let memoryVerdict: SupervisorMemoryVerdict | undefined;
   try {
     progress('starting MariaDB and the supervisor');
-    run = await DemoRun.start({ name: 'chaos', outDir: opts.out, settings: chaosSettings(receiver.url), chromePath: CHROME_PATH });
+    const entry = opts.defect === null ? undefined : buildDefective(opts.defect);
+    if (opts.defect !== null) progress(`running a deliberately broken supervisor: defect ${opts.defect}, to be caught by "${DEFECTS[opts.defect]!.caughtBy}"`);
+    run = await DemoRun.start({ name: 'chaos', outDir: opts.out, settings: chaosSettings(receiver.url), chromePath: CHROME_PATH, entry });
     pool = createPool({ url: run.mysqlUrl, size: 2 });
     progress(`linking ${ids.length} instances through the demo scan`);
     await run.link(ids);
@@ -258,6 +268,7 @@ async function main(): Promise<number> {
     const life = memoryVerdict.longestLife;
     const lifeText = life ? `; longest life ${life.slopeMiBPerHour.toFixed(1)} ± ${life.spreadMiBPerHour.toFixed(1)} MiB/h` : '; no life long enough to judge on its own';
     process.stdout.write(`supervisor PSS peak: ${mib(memoryVerdict.firstThirdMaxBytes)} MiB in the first third of the run, ${mib(memoryVerdict.lastThirdMaxBytes)} MiB in the last${lifeText}\n`);
+    process.stdout.write(`${memoryVerdict.summary}\n`);
   }
   process.stdout.write(
     `evidence: ${evidence.outageSamples} samples during database outages, ${evidence.stopsNoticed} worker stops noticed, ${evidence.refusedDeliveries} deliveries refused by the receiver, ` +

@@ -21,6 +21,8 @@ export interface SupervisorProcessOptions {
   logFile: string;
   /** Where the API answers, for the readiness wait. */
   baseUrl: string;
+  /** The entry to run; default the build's (a chaos run may run a deliberately broken copy). */
+  entry?: string;
 }
 
 /**
@@ -52,7 +54,7 @@ export class SupervisorProcess {
   async start(timeoutMs = 90_000): Promise<void> {
     if (this.alive) throw new Error('the supervisor is already running');
     const fd = openSync(this.options.logFile, 'a');
-    const proc = spawn(process.execPath, [SUPERVISOR_ENTRY], { cwd: this.options.cwd, env: this.options.env, stdio: ['ignore', fd, fd] });
+    const proc = spawn(process.execPath, [this.options.entry ?? SUPERVISOR_ENTRY], { cwd: this.options.cwd, env: this.options.env, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.proc = proc;
     this.lives++;

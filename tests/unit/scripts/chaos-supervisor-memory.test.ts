@@ -25,9 +25,18 @@ describe('the chaos run’s supervisor memory verdict', () => {
     expect(verdict.violations[0]).toMatch(/peaks rose through the run: 82 MiB in the first third, 142 MiB in the last/);
   });
 
-  it('leaves small rises of the peaks alone (under 20 MiB or 20 %)', () => {
-    const samples = Array.from({ length: 9 }, (_, n) => life(n, n * 3, 3, (i) => 100 + n * 2 + i)).flat();
-    expect(judgeSupervisorMemory(samples).violations).toEqual([]);
+  it('leaves small rises of the peaks alone (under 10 MiB or 10 %)', () => {
+    const samples = Array.from({ length: 9 }, (_, n) => life(n, n * 3, 3, (i) => 100 + n + i)).flat();
+    const verdict = judgeSupervisorMemory(samples);
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.summary).toMatch(/^supervisor memory passed/);
+  });
+
+  it('flags the climb the old 20 MiB and 20 % rule let through (105 → 124 MiB)', () => {
+    const samples = Array.from({ length: 9 }, (_, n) => life(n, n * 3, 3, () => (n <= 2 ? 105 : n >= 6 ? 124 : 115))).flat();
+    const verdict = judgeSupervisorMemory(samples);
+    expect(verdict.violations[0]).toMatch(/peaks rose through the run: 105 MiB in the first third, 124 MiB in the last/);
+    expect(verdict.summary).toMatch(/^supervisor memory FAILED/);
   });
 
   it('judges a long life on its own, after its warm-up, as the soak does', () => {
@@ -42,10 +51,14 @@ describe('the chaos run’s supervisor memory verdict', () => {
   it('does not compare the peaks of a run shorter than a judged life (the first third is only the warm-up)', () => {
     // A two-fault run: linked, one restart, and the samples climb from warm-up to working size.
     const samples = [...life(0, 0, 2, (i) => 70 + i * 3), ...life(1, 2, 3, (i) => 80 + i * 8)];
-    expect(judgeSupervisorMemory(samples).violations).toEqual([]);
+    const verdict = judgeSupervisorMemory(samples);
+    expect(verdict.violations).toEqual([]);
+    // Nothing judged is no pass: the run says so.
+    expect(verdict.judged).toBe(false);
+    expect(verdict.summary).toMatch(/^supervisor memory NOT JUDGED: the run lasted 4\.0 min and no life 10 min/);
   });
 
-  it('says nothing without samples', () => {
-    expect(judgeSupervisorMemory([])).toEqual({ firstThirdMaxBytes: null, lastThirdMaxBytes: null, longestLife: null, violations: [] });
+  it('judges nothing without samples, and says so', () => {
+    expect(judgeSupervisorMemory([])).toMatchObject({ firstThirdMaxBytes: null, lastThirdMaxBytes: null, longestLife: null, judged: false, violations: [] });
   });
 });
