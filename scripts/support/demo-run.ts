@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '../../lib/timeout.js';
@@ -32,6 +32,8 @@ export interface DemoRunOptions {
   /** Settings on top of demo mode's (loop intervals, webhook URL…). */
   settings: Record<string, string>;
   chromePath: string;
+  /** The supervisor entry to run instead of the build's (see scripts/chaos/defects.ts). */
+  entry?: string;
 }
 
 /**
@@ -65,6 +67,7 @@ export class DemoRun {
       cwd: scratch,
       logFile: this.logFile,
       baseUrl,
+      entry: options.entry,
       env: {
         ...process.env,
         NODE_ENV: 'development',
@@ -88,6 +91,8 @@ export class DemoRun {
     mkdirSync(options.outDir, { recursive: true });
     const marker = markChildrenOfThisRun();
     const scratch = mkdtempSync(join(tmpdir(), `wa-fleet-${options.name}-`));
+    // A root supervisor's workers run as WORKER_USER: they must pass through to the sessions inside.
+    chmodSync(scratch, 0o711);
     const mysql = new PrivateMysql(join(scratch, 'mysql'), `wa_fleet_${options.name}`);
     try {
       const mysqlUrl = await mysql.start();
