@@ -144,7 +144,7 @@ describe('failed attempts', () => {
       for (const t of [expired, 'forged', 'also-forged']) {
         const r = await stream(t);
         expect(r.status, t).toBe(401);
-        expect(await r.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'stream token unknown or expired' } });
+        expect(await r.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'stream token unknown, spent or expired' } });
       }
       // Three failures: the address is over the limit, for a valid token and the right key alike.
       const withValid = await stream(valid);
