@@ -18,6 +18,9 @@ import { eventsRouter, StreamTokens } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { healthzRouter } from './routes/healthz.js';
 import { instancesRouter } from './routes/instances.js';
+import { keysRouter } from './routes/keys.js';
+import { ScopedKeys } from './scoped-keys.js';
+import type { ResolveHost } from '../webhooks/address-guard.js';
 import { webhooksRouter } from './routes/webhooks.js';
 
 export interface AppDeps {
@@ -35,6 +38,8 @@ export interface AppDeps {
   checks: Checks;
   /** Webhook delivery counters for /metrics. */
   webhookStats?: () => WebhookStats;
+  /** How a webhook URL set with an instance's key is resolved to be checked (tests inject one; default: the system resolver). */
+  resolveHost?: ResolveHost;
 }
 
 const refuseWritesDuringShutdown =
@@ -68,7 +73,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthzRouter(fleet));
   // The dashboard's static files are public; everything they fetch needs the key.
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '5m' }));
-  const auth = requireApiKey({ apiKey: config.apiKey, disabled: config.authDisabled, failuresPerMinute: config.apiAuthFailuresPerMinute, log });
+  // Per-instance keys, verified through the journal's circuit (a database outage fails fast).
+  const scopedKeys = new ScopedKeys({ pool, read: (query) => fleet.journal.read(query) });
+  const auth = requireApiKey({ apiKey: config.apiKey, disabled: config.authDisabled, failuresPerMinute: config.apiAuthFailuresPerMinute, log, scopedKeys });
   // Before the blanket check: the stream also accepts a short-lived token (EventSource sends no headers).
   app.use(eventsRouter(fleet, new StreamTokens(config.sseTokenTtlMs), auth, { maxStreams: config.sseMaxStreams }));
   app.use('/api', auth);
@@ -78,9 +85,16 @@ export function createApp(deps: AppDeps): Express {
   const openapi = openApiDocument(deps.version);
   app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
   app.use(healthRouter({ ...deps, checks, demo: config.waFleetFakeWeb }));
-  app.use(instancesRouter(fleet, config, (id) => checks.memoryReport().instances.find((i) => i.instanceId === id) ?? null));
+  app.use(
+    instancesRouter(fleet, config, (id) => checks.memoryReport().instances.find((i) => i.instanceId === id) ?? null, {
+      pool,
+      scopedKeys,
+      ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}),
+    }),
+  );
+  app.use(keysRouter(fleet, pool, scopedKeys));
   app.use(checksRouter(checks, fleet));
-  app.use(webhooksRouter(pool, deps.wakeWebhooks ?? (() => undefined)));
+  app.use(webhooksRouter(pool, fleet, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet));
   app.use(notFound);
   app.use(errorHandler(log));

@@ -2,14 +2,18 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import { ipv6Groups, parseIp, type IpRange } from '../config/addresses.js';
-import { ERRORS } from '../errors/index.js';
+import { DatabaseUnavailableError, ERRORS } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
+import { ScopedKeys, type Principal, type Verified } from './scoped-keys.js';
 
 export interface AuthOptions {
+  /** API_KEY: the admin key itself, or `sha256:<hex>`, the SHA-256 of the key (the environment then never holds the key). */
   apiKey: string | undefined;
   disabled: boolean;
   failuresPerMinute: number;
   log: Logger;
+  /** Per-instance keys; without them only the admin key is accepted. */
+  scopedKeys?: { verify(key: string): Promise<Verified> };
   now?: () => number;
 }
 
@@ -108,6 +112,44 @@ export interface ApiKeyGuard extends RequestHandler {
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/** The SHA-256 the admin key must have: of API_KEY, or the one API_KEY names as `sha256:<hex>`. */
+export function adminKeyDigest(apiKey: string | undefined): Buffer | null {
+  if (!apiKey) return null;
+  const hashed = /^sha256:([0-9a-f]{64})$/i.exec(apiKey);
+  return hashed ? Buffer.from(hashed[1]!, 'hex') : digest(apiKey);
+}
+
+const INSTANCE_PATH = /^\/api\/instance\/([^/]+)(?:\/(.*))?$/i;
+const DEMO_PATH = /^\/api\/demo\/([^/]+)\/[^/]+\/?$/i;
+
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What an instance's own key may reach: its instance's routes (details, enable, disable, restart,
+ * logout, QR, pairing code, its webhook and webhook secret, demo actions) and this document; not
+ * the fleet (list, create, health, memory, checks, metrics, event stream, dead-lettered
+ * webhooks), another instance, key management, or deleting the instance. Express matches paths
+ * case-insensitively and with an optional trailing slash; so does this. The routes check the
+ * instance id again (requireScope), so a path this misreads still reaches nothing else.
+ */
+export function scopeAllows(principal: Principal, method: string, path: string): boolean {
+  if (principal.kind === 'admin') return true;
+  if (/^\/api\/openapi\.json\/?$/i.test(path)) return method === 'GET' || method === 'HEAD';
+  const demo = DEMO_PATH.exec(path);
+  if (demo) return decoded(demo[1]!) === principal.instanceId;
+  const own = INSTANCE_PATH.exec(path);
+  if (!own || decoded(own[1]!) !== principal.instanceId) return false;
+  const rest = (own[2] ?? '').replace(/\/{2,}/g, '/').replace(/^\/|\/$/g, '').toLowerCase();
+  if (rest === '') return method !== 'DELETE';
+  return rest !== 'keys' && !rest.startsWith('keys/');
+}
+
 /**
  * `X-API-Key` on every route it guards. Compared as SHA-256 digests with timingSafeEqual, so
  * neither the key's content nor its length leaks through timing. Failed attempts are counted per
@@ -115,20 +157,30 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  * its window is over, without the key being compared at all: the right key included, or the
  * limit would not slow guessing. An operator behind the same address as the guesser waits out
  * the window, or names the reverse proxy in TRUSTED_PROXIES so each client counts on its own.
+ *
+ * Besides the admin key, an instance's own key (`wfk_…`, see ScopedKeys) is accepted: it counts
+ * in the same limiter when wrong, and reaches only what scopeAllows lets it (403 FORBIDDEN_SCOPE
+ * otherwise, not counted as a failure: the key is genuine). The request's principal is left in
+ * `res.locals.principal` for the routes (principalOf).
  */
 export function requireApiKey(options: AuthOptions): ApiKeyGuard {
   // Read at call time (not `Date.now` captured once), so a test's mocked clock reaches it.
   const now = options.now ?? (() => Date.now());
-  const expected = options.apiKey ? digest(options.apiKey) : null;
+  const expected = adminKeyDigest(options.apiKey);
   const attempts = new FailedAttempts(options.failuresPerMinute);
-  const keyMatches = (req: Request) => {
+  /** The principal of the X-API-Key header: admin, an instance, none (wrong), or `unavailable`. */
+  const keyPrincipal = async (req: Request): Promise<Principal | null | 'unavailable'> => {
     const given = req.get('x-api-key');
-    return expected !== null && typeof given === 'string' && timingSafeEqual(digest(given), expected);
+    if (typeof given !== 'string') return null;
+    if (expected !== null && timingSafeEqual(digest(given), expected)) return { kind: 'admin' };
+    if (!options.scopedKeys || !ScopedKeys.looksScoped(given)) return null;
+    const found = await options.scopedKeys.verify(given);
+    return found === null || found === 'unavailable' ? found : { kind: 'instance', ...found };
   };
 
   const guard =
     (credential: Credential, refusal: string): RequestHandler =>
-    (req, res, next) => {
+    async (req, res, next) => {
       if (options.disabled) return next();
       const bucket = clientBucket(req.ip);
       const t = now();
@@ -139,7 +191,22 @@ export function requireApiKey(options: AuthOptions): ApiKeyGuard {
         return;
       }
       const offered = credential(req);
-      if (offered ?? keyMatches(req)) return next();
+      let principal: Principal | null | 'unavailable' = offered === true ? { kind: 'admin' } : null;
+      if (offered === undefined) {
+        try {
+          principal = await keyPrincipal(req);
+        } catch (err) {
+          return next(err);
+        }
+      }
+      // An instance key the database cannot vouch for now: not a wrong key, so not a failed attempt.
+      if (principal === 'unavailable') return next(new DatabaseUnavailableError());
+      if (principal) {
+        res.locals.principal = principal;
+        if (scopeAllows(principal, req.method, req.originalUrl.split('?')[0] ?? '')) return next();
+        res.status(ERRORS.FORBIDDEN_SCOPE.status).json({ error: { code: 'FORBIDDEN_SCOPE', message: "this key is an instance's own key: it reaches that instance only" } });
+        return;
+      }
       const reachedLimit = attempts.fail(bucket, t);
       options.log.warn('rejected a request without a valid API key', { ip: req.ip, path: req.path });
       if (reachedLimit) options.log.warn(`failed-key limit reached: ${bucket} is refused for ${AUTH_WINDOW_MS / 1000} s`, { ip: req.ip });

@@ -66,6 +66,15 @@ export class InstancesRepository {
     return found;
   }
 
+  /**
+   * The instance's webhook secret: read once, right after it was generated, to hand it to the
+   * operator. Not part of the Instance shape, so no view, event or log line can carry it.
+   */
+  async webhookSecret(id: string): Promise<string | null> {
+    const [rows] = await this.pool.query<RowDataPacket[]>('SELECT webhook_secret FROM instances WHERE id = ?', [id]);
+    return (rows[0]?.webhook_secret as string | null | undefined) ?? null;
+  }
+
   async list(filter: { enabled?: boolean } = {}): Promise<Instance[]> {
     const where = filter.enabled === undefined ? '' : ` WHERE enabled = ${filter.enabled ? 1 : 0}`;
     const [rows] = await this.pool.query<RowDataPacket[]>(`${SELECT}${where} ORDER BY id`);
@@ -94,12 +103,12 @@ export class InstancesRepository {
 
 /** The row writes, each inside the caller's transaction. */
 export const instanceRows = {
-  async insert(conn: Connection, id: string, options: { enabled: boolean; webhookUrl: string | null }, at: Date): Promise<void> {
+  async insert(conn: Connection, id: string, options: { enabled: boolean; webhookUrl: string | null; webhookSecret?: string | null }, at: Date): Promise<void> {
     try {
       await conn.query(
-        `INSERT INTO instances (id, enabled, connection_status, status_reason, status_changed_at, webhook_url, created_at, updated_at)
-         VALUES (?, ?, 'DISCONNECTED', 'created', ?, ?, ?, ?)`,
-        [id, options.enabled ? 1 : 0, at, options.webhookUrl, at, at],
+        `INSERT INTO instances (id, enabled, connection_status, status_reason, status_changed_at, webhook_url, webhook_secret, created_at, updated_at)
+         VALUES (?, ?, 'DISCONNECTED', 'created', ?, ?, ?, ?, ?)`,
+        [id, options.enabled ? 1 : 0, at, options.webhookUrl, options.webhookUrl ? (options.webhookSecret ?? null) : null, at, at],
       );
     } catch (err) {
       if ((err as { code?: string }).code === 'ER_DUP_ENTRY') throw new InstanceExistsError(id);
@@ -144,6 +153,24 @@ export const instanceRows = {
   async setEnabled(conn: Connection, id: string, enabled: boolean, at: Date): Promise<boolean> {
     const flag = enabled ? 1 : 0;
     const [res] = await conn.query<ResultSetHeader>('UPDATE instances SET enabled = ?, updated_at = ? WHERE id = ? AND enabled <> ?', [flag, at, id, flag]);
+    return res.affectedRows === 1;
+  },
+
+  /** Sets (or with null clears) the webhook URL, who set it, and its secret. False when the row is gone. */
+  async setWebhook(conn: Connection, id: string, webhook: { url: string | null; scope: 'admin' | 'instance'; secret: string | null }, at: Date): Promise<boolean> {
+    const [res] = await conn.query<ResultSetHeader>(
+      'UPDATE instances SET webhook_url = ?, webhook_url_scope = ?, webhook_secret = ?, updated_at = ? WHERE id = ?',
+      [webhook.url, webhook.scope, webhook.url ? webhook.secret : null, at, id],
+    );
+    return res.affectedRows === 1;
+  },
+
+  /** Replaces the webhook secret; false when the row is gone or has no webhook URL. */
+  async setWebhookSecret(conn: Connection, id: string, secret: string, at: Date): Promise<boolean> {
+    const [res] = await conn.query<ResultSetHeader>(
+      "UPDATE instances SET webhook_secret = ?, updated_at = ? WHERE id = ? AND webhook_url IS NOT NULL AND webhook_url <> ''",
+      [secret, at, id],
+    );
     return res.affectedRows === 1;
   },
 

@@ -1,5 +1,6 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { coerceError } from '../../lib/errors.js';
+import { apiKeys } from '../db/api-keys-repository.js';
 import { insertEvent } from '../db/events.js';
 import { instanceRows, type TransitionPatch } from '../db/instances-repository.js';
 import { isOutage } from '../db/outage.js';
@@ -7,17 +8,23 @@ import { inTransaction, type Connection, type Pool } from '../db/pool.js';
 import type { ConnectionStatus, Health, NewEvent } from '../domain/instance.js';
 import { DatabaseUnavailableError } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
-import { insertNotifications } from '../webhooks/outbox.js';
+import { insertNotifications, pinPendingSecrets } from '../webhooks/outbox.js';
+import { newWebhookSecret } from '../webhooks/sign.js';
 import type { FleetEventBus } from './event-bus.js';
 import { toNotification, type Notice } from './notice.js';
 
 /** The column change an entry makes to its instance's row, if any. */
 export type RowChange =
-  | { kind: 'create'; enabled: boolean; webhookUrl: string | null }
+  | { kind: 'create'; enabled: boolean; webhookUrl: string | null; webhookSecret?: string | null }
   | { kind: 'status'; to: ConnectionStatus; reason: string | null; patch?: TransitionPatch }
   | { kind: 'health'; health: Health; reason: string | null }
   | { kind: 'enabled'; enabled: boolean }
-  | { kind: 'remove' };
+  | { kind: 'remove' }
+  /** The webhook URL (null clears it), who set it, and the new secret that signs what goes to it. */
+  | { kind: 'webhook'; url: string | null; scope: 'admin' | 'instance'; secret: string | null }
+  | { kind: 'webhookSecret'; secret: string }
+  | { kind: 'keyCreate'; keyId: string; hash: string; label: string | null }
+  | { kind: 'keyRevoke'; keyId: string };
 
 /** One change, recorded whole or not at all: its row change, its audit event, its notifications. */
 export interface JournalEntry {
@@ -69,9 +76,18 @@ interface Pending {
 
 const FLEET_KEY = '\u0000fleet';
 
-/** The entry that creates an instance (the fleet's create, and test fixtures that seed rows). */
+/**
+ * The entry that creates an instance (the fleet's create, and test fixtures that seed rows). An
+ * instance created with a webhook URL gets a fresh webhook secret with it (read back once by the
+ * API to hand it over); the event says only that one was set.
+ */
 export function creation(instanceId: string, options: { enabled: boolean; webhookUrl: string | null }): JournalEntry {
-  return { instanceId, change: { kind: 'create', ...options }, event: { category: 'SESSION', type: 'instance.created', toStatus: 'DISCONNECTED' } };
+  const webhookSecret = options.webhookUrl ? newWebhookSecret() : null;
+  return {
+    instanceId,
+    change: { kind: 'create', ...options, webhookSecret },
+    event: { category: 'SESSION', type: 'instance.created', toStatus: 'DISCONNECTED', ...(options.webhookUrl ? { data: { webhook: true } } : {}) },
+  };
 }
 
 /**
@@ -300,9 +316,27 @@ export class Journal {
       case 'enabled':
         if (!(await instanceRows.setEnabled(conn, id, change.enabled, at))) return 'unchanged';
         break;
+      case 'webhook':
+        // Rows still pending for the old URL keep the secret that URL had.
+        await pinPendingSecrets(conn, id);
+        if (!(await instanceRows.setWebhook(conn, id, change, at))) return 'unchanged';
+        break;
+      case 'webhookSecret':
+        if (!(await instanceRows.setWebhookSecret(conn, id, change.secret, at))) return 'unchanged';
+        break;
+      case 'keyCreate':
+        await apiKeys.insert(conn, id, change, at);
+        break;
+      case 'keyRevoke':
+        if (!(await apiKeys.remove(conn, id, change.keyId))) return 'unchanged';
+        break;
       case 'remove':
-        // Queued before the row goes: the instance's own webhook_url is read from it.
+        // Queued before the row goes: the instance's own webhook_url is read from it, and its
+        // pending rows keep the secret that signs them.
         await queueNotes();
+        await pinPendingSecrets(conn, id);
+        // Its keys go with it (the foreign key would cascade; said here, in the same transaction).
+        await apiKeys.removeAllOf(conn, id);
         if (!(await instanceRows.remove(conn, id))) return 'unchanged';
         if (event) await insertEvent(conn, id, event, at);
         this.dbStatus.delete(id);

@@ -1,7 +1,10 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { backoffDelay } from '../../lib/backoff.js';
 import { CodedError } from '../../lib/errors.js';
+import { guardedLookup, ipLiteral, publicAddresses, type ResolveHost } from './address-guard.js';
 import type { OutboxRow } from './outbox.js';
-import { signBody } from './sign.js';
+import { LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER, signBody, signTimestamped, TIMESTAMP_HEADER } from './sign.js';
 
 /*
  * One webhook delivery: the request a row turns into (pure, so the body, and with it the
@@ -34,8 +37,14 @@ export interface WebhookRequest {
   headers: Record<string, string>;
 }
 
-/** What a receiver gets: the body it parses, and headers it can route and deduplicate on without parsing. */
-export function buildRequest(row: OutboxRow, secret: string | undefined): WebhookRequest {
+/**
+ * What a receiver gets: the body it parses, and headers it can route and deduplicate on without
+ * parsing. Built at send time: `sentAtSec` (unix seconds) is in X-Webhook-Timestamp and inside
+ * the signature (`X-Signature: t=<ts>,v1=<HMAC of "<ts>.<body>">`), so a retry carries the
+ * time of its own attempt; the body is the same on every attempt. The body-only signature goes
+ * in X-Webhook-Signature for one more release.
+ */
+export function buildRequest(row: OutboxRow, secret: string | undefined, sentAtSec: number = Math.floor(Date.now() / 1000)): WebhookRequest {
   const body = JSON.stringify({
     id: row.eventId,
     event: row.event,
@@ -48,8 +57,12 @@ export function buildRequest(row: OutboxRow, secret: string | undefined): Webhoo
     'Content-Type': 'application/json',
     'X-Webhook-Id': row.eventId,
     'X-Webhook-Event': row.event,
+    [TIMESTAMP_HEADER]: String(sentAtSec),
   };
-  if (secret) headers['X-Signature'] = signBody(body, secret);
+  if (secret) {
+    headers[SIGNATURE_HEADER] = signTimestamped(body, secret, sentAtSec);
+    headers[LEGACY_SIGNATURE_HEADER] = signBody(body, secret);
+  }
   return { body, headers };
 }
 
@@ -100,4 +113,51 @@ export async function postWebhook(
     throw new WebhookDeliveryError(WebhookErrorCode.REJECTED, text, response.status);
   }
   return response.status;
+}
+
+/**
+ * Like postWebhook, for a URL set by an instance's own key: the host's addresses are resolved
+ * through `resolve` and checked when the socket connects, and the socket connects to an address
+ * that passed (no second lookup a rebinding name could answer differently). A refused address is
+ * UNREACHABLE: the delivery is not made.
+ */
+export async function postGuardedWebhook(
+  url: string,
+  request: WebhookRequest,
+  opts: { timeoutMs: number; signal: AbortSignal; resolve: ResolveHost },
+): Promise<number> {
+  const target = new URL(url);
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const signal = AbortSignal.any([timeout, opts.signal]);
+  let response: IncomingMessage;
+  try {
+    // An IP literal never reaches a lookup: it is checked here.
+    if (ipLiteral(target.hostname) !== null) await publicAddresses(target.hostname, opts.resolve);
+    response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(
+        target,
+        {
+          method: 'POST',
+          headers: { ...request.headers, 'Content-Length': String(Buffer.byteLength(request.body)) },
+          lookup: guardedLookup(opts.resolve) as never,
+          signal,
+          agent: false,
+        },
+        resolve,
+      );
+      req.on('error', reject);
+      req.end(request.body);
+    });
+  } catch (err) {
+    if (opts.signal.aborted) throw opts.signal.reason;
+    if (timeout.aborted) throw new WebhookDeliveryError(WebhookErrorCode.TIMEOUT, `no answer within ${opts.timeoutMs} ms`, null, err);
+    throw new WebhookDeliveryError(WebhookErrorCode.UNREACHABLE, describeNetworkError(err), null, err);
+  }
+  response.destroy();
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
+    throw new WebhookDeliveryError(WebhookErrorCode.REJECTED, `HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ''}`, status);
+  }
+  return status;
 }

@@ -8,14 +8,21 @@ import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, h
 import { coerceError } from '../../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 import { Category, type Logger } from '../logger/index.js';
-import { buildRequest, postWebhook, retryDelayMs, WebhookDeliveryError } from './delivery.js';
+import { systemResolver, type ResolveHost } from './address-guard.js';
+import { buildRequest, postGuardedWebhook, postWebhook, retryDelayMs, WebhookDeliveryError } from './delivery.js';
 import { claimDue, markDead, markDelivered, markFailed, releaseClaims, type ClaimedRow } from './outbox.js';
 
 export interface WebhookDispatcherOptions {
   pool: Pool;
   log: Logger;
-  /** HMAC key of the X-Signature header; absent or empty: deliveries go unsigned. */
+  /**
+   * WEBHOOK_SECRET: signs what goes to the global URL, and what goes to an instance's own URL while
+   * that instance has no secret of its own (a URL set before per-instance secrets). Absent or
+   * empty: those deliveries go unsigned. Rows to an instance's URL are signed with its secret.
+   */
   secret?: string | undefined;
+  /** How a URL set by an instance's own key is resolved at connect time (checked, then connected to). Tests inject one. */
+  resolveHost?: ResolveHost;
   /** Deliveries tried before a row is dead-lettered. */
   maxAttempts: number;
   /** Wait after the first failure; doubles with each further one. Default 5 s. */
@@ -84,6 +91,7 @@ export class WebhookDispatcher {
   readonly #pool: Pool;
   readonly #log: Logger;
   readonly #secret: string | undefined;
+  readonly #resolveHost: ResolveHost;
   readonly #maxAttempts: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
@@ -108,6 +116,7 @@ export class WebhookDispatcher {
     this.#pool = opts.pool;
     this.#log = opts.log.child({ category: Category.WEBHOOK });
     this.#secret = opts.secret || undefined;
+    this.#resolveHost = opts.resolveHost ?? systemResolver;
     this.#maxAttempts = opts.maxAttempts;
     this.#baseDelayMs = opts.baseDelayMs ?? 5_000;
     this.#maxDelayMs = opts.maxDelayMs ?? 3_600_000;
@@ -275,11 +284,16 @@ export class WebhookDispatcher {
     // One trial at a time: cockatiel would queue this send behind the trial in flight, which could
     // run it past its lease. Put it back instead; the trial is settled within timeoutMs.
     if (circuit.policy.state === CircuitState.HalfOpen) return { kind: 'circuit_open', retryInMs: this.#timeoutMs };
-    const request = buildRequest(row, this.#secret);
+    // Signed now, with the secret the row's signer has now (a rotation reaches rows already queued).
+    const secret = row.signer === 'instance' ? (row.instanceSecret ?? this.#secret) : this.#secret;
+    const request = buildRequest(row, secret, Math.floor(this.#now() / 1000));
+    const opts = { timeoutMs: this.#timeoutMs, signal: this.#abort.signal };
     let statusCode: number;
     try {
       statusCode = await circuit.policy.execute(() =>
-        postWebhook(this.#fetch, row.url, request, { timeoutMs: this.#timeoutMs, signal: this.#abort.signal }),
+        row.urlScope === 'instance'
+          ? postGuardedWebhook(row.url, request, { ...opts, resolve: this.#resolveHost })
+          : postWebhook(this.#fetch, row.url, request, opts),
       );
     } catch (err) {
       if (err instanceof BrokenCircuitError) {

@@ -28,6 +28,10 @@ export interface OutboxRow {
   event: string;
   severity: Severity;
   url: string;
+  /** Which secret signs it at send time: WEBHOOK_SECRET (`global`), or its instance's current one. */
+  signer: 'global' | 'instance';
+  /** Who chose the URL: one chosen by an instance's own key is checked again when each delivery connects. */
+  urlScope: 'admin' | 'instance';
   payload: Record<string, unknown>;
   /** Failed deliveries so far. */
   attempts: number;
@@ -39,6 +43,12 @@ export interface OutboxRow {
 export interface ClaimedRow extends OutboxRow {
   claimToken: string;
   claimedUntil: Date;
+  /**
+   * For a row signed by its instance: the instance's webhook secret as the row is claimed (or the
+   * one pinned when its URL changed or the instance went); null when it has none (a URL set before
+   * per-instance secrets: WEBHOOK_SECRET signs it). Never logged, never shown.
+   */
+  instanceSecret: string | null;
 }
 
 /** A dead-lettered row, as `GET /api/webhooks/failed` shows it. */
@@ -48,7 +58,7 @@ export interface FailedWebhook extends OutboxRow {
 }
 
 const LAST_ERROR_MAX = 1024;
-const COLUMNS = 'id, event_id, instance_id, event, severity, url, payload, attempts, created_at';
+const COLUMNS = 'id, event_id, instance_id, event, severity, url, signer, url_scope, payload, attempts, created_at';
 
 function toRow(r: RowDataPacket): OutboxRow {
   return {
@@ -58,6 +68,8 @@ function toRow(r: RowDataPacket): OutboxRow {
     event: r.event as string,
     severity: r.severity as Severity,
     url: r.url as string,
+    signer: r.signer === 'instance' ? 'instance' : 'global',
+    urlScope: r.url_scope === 'instance' ? 'instance' : 'admin',
     // MariaDB's JSON is LONGTEXT, so the driver hands back the text.
     payload: typeof r.payload === 'string' ? (JSON.parse(r.payload) as Record<string, unknown>) : (r.payload as Record<string, unknown>),
     attempts: Number(r.attempts),
@@ -69,7 +81,9 @@ function toRow(r: RowDataPacket): OutboxRow {
  * Writes one row per notification per target inside the caller's transaction: the global URL
  * when set, and the instance's own `webhook_url` when it has one (read here, in the same
  * transaction, so a URL changed by that transaction is honoured). A URL set in both places gets
- * one row. Call it before deleting an instance row if that instance's receiver should hear of
+ * one row, signed by WEBHOOK_SECRET. Rows for the instance's own URL are signed at send time with
+ * the instance's secret, and carry who set the URL (an instance key's URL is checked again when
+ * each delivery connects). Call it before deleting an instance row if that instance's receiver should hear of
  * the removal. `dueAt` is when the rows are first due (the change's time): dispatchers claim in
  * (due, id) order, so notifications of one change, and of changes recorded one after another, go
  * out in the order they were recorded, whatever times their payloads carry. Returns the number of
@@ -84,29 +98,45 @@ export async function insertNotifications(
   const instanceUrls = await readInstanceUrls(conn, notes);
   const values: unknown[][] = [];
   for (const note of notes) {
-    const instanceUrl = note.instanceId === null ? undefined : instanceUrls.get(note.instanceId);
-    const urls = new Set([targets.globalUrl, instanceUrl].filter((u): u is string => !!u));
+    const own = note.instanceId === null ? undefined : instanceUrls.get(note.instanceId);
+    const targetsOf: Array<[string, 'global' | 'instance', 'admin' | 'instance']> = [];
+    if (targets.globalUrl) targetsOf.push([targets.globalUrl, 'global', 'admin']);
+    if (own && own.url !== targets.globalUrl) targetsOf.push([own.url, 'instance', own.scope]);
     const eventId = randomUUID();
-    for (const url of urls) {
-      values.push([eventId, note.instanceId, note.event, note.severity, url, JSON.stringify(note.payload), dueAt ?? note.at, note.at]);
+    for (const [url, signer, scope] of targetsOf) {
+      values.push([eventId, note.instanceId, note.event, note.severity, url, signer, scope, JSON.stringify(note.payload), dueAt ?? note.at, note.at]);
     }
   }
   if (values.length === 0) return 0;
   await conn.query(
-    'INSERT INTO webhook_outbox (event_id, instance_id, event, severity, url, payload, next_attempt_at, created_at) VALUES ?',
+    'INSERT INTO webhook_outbox (event_id, instance_id, event, severity, url, signer, url_scope, payload, next_attempt_at, created_at) VALUES ?',
     [values],
   );
   return values.length;
 }
 
-async function readInstanceUrls(conn: Connection, notes: readonly Notification[]): Promise<Map<string, string>> {
+async function readInstanceUrls(conn: Connection, notes: readonly Notification[]): Promise<Map<string, { url: string; scope: 'admin' | 'instance' }>> {
   const ids = [...new Set(notes.map((n) => n.instanceId).filter((id): id is string => id !== null))];
   if (ids.length === 0) return new Map();
   const [rows] = await conn.query<RowDataPacket[]>(
-    "SELECT id, webhook_url FROM instances WHERE id IN (?) AND webhook_url IS NOT NULL AND webhook_url <> ''",
+    "SELECT id, webhook_url, webhook_url_scope FROM instances WHERE id IN (?) AND webhook_url IS NOT NULL AND webhook_url <> ''",
     [ids],
   );
-  return new Map(rows.map((r) => [r.id as string, r.webhook_url as string]));
+  return new Map(rows.map((r) => [r.id as string, { url: r.webhook_url as string, scope: r.webhook_url_scope === 'instance' ? 'instance' : 'admin' }]));
+}
+
+/**
+ * Inside the transaction that changes an instance's webhook URL or removes the instance (before
+ * the change): its rows still pending for its own URL keep the secret that URL had, so the old
+ * receiver can still verify them. Otherwise a row is signed with the instance's current secret.
+ */
+export async function pinPendingSecrets(conn: Connection, instanceId: string): Promise<void> {
+  await conn.query(
+    `UPDATE webhook_outbox o JOIN instances i ON i.id = o.instance_id
+        SET o.pinned_secret = i.webhook_secret
+      WHERE o.instance_id = ? AND o.signer = 'instance' AND o.status <> 'delivered' AND o.pinned_secret IS NULL`,
+    [instanceId],
+  );
 }
 
 /**
@@ -138,12 +168,15 @@ export async function claimDue(pool: Pool, opts: { now: Date; limit: number; lea
       until,
       due.map((r) => r.id as number),
     ]);
+    // The signing secret is read here, as the row is about to be sent: a rotation reaches rows already queued.
     const [rows] = await conn.query<RowDataPacket[]>(
-      `SELECT ${COLUMNS} FROM webhook_outbox WHERE claim_token = ? ORDER BY next_attempt_at, id`,
+      `SELECT ${COLUMNS.split(', ').map((c) => `o.${c}`).join(', ')}, COALESCE(o.pinned_secret, i.webhook_secret) AS instance_secret
+         FROM webhook_outbox o LEFT JOIN instances i ON o.signer = 'instance' AND i.id = o.instance_id
+        WHERE o.claim_token = ? ORDER BY o.next_attempt_at, o.id`,
       [token],
     );
     await conn.commit();
-    return rows.map((r) => ({ ...toRow(r), claimToken: token, claimedUntil: until }));
+    return rows.map((r) => ({ ...toRow(r), claimToken: token, claimedUntil: until, instanceSecret: (r.instance_secret as string | null) ?? null }));
   } catch (err) {
     await conn.rollback().catch(() => undefined);
     throw err;
@@ -162,7 +195,7 @@ async function updateClaimed(pool: Pool, row: ClaimedRow, set: string, params: u
 
 /** False when the claim was lost (lease ran out and someone else took the row): nothing changed. */
 export function markDelivered(pool: Pool, row: ClaimedRow, opts: { at: Date; statusCode: number }): Promise<boolean> {
-  return updateClaimed(pool, row, "status = 'delivered', delivered_at = ?, last_status_code = ?", [opts.at, opts.statusCode]);
+  return updateClaimed(pool, row, "status = 'delivered', delivered_at = ?, last_status_code = ?, pinned_secret = NULL", [opts.at, opts.statusCode]);
 }
 
 /** Counts the failed attempt and schedules the next one. */
@@ -200,11 +233,12 @@ export async function releaseClaims(pool: Pool, rows: readonly ClaimedRow[], not
   return result.affectedRows;
 }
 
-/** Dead-lettered rows, newest first. */
-export async function listFailed(pool: Pool, opts: { limit: number }): Promise<FailedWebhook[]> {
+/** Dead-lettered rows, newest first; with `instanceId`, only those bound for that instance's own URL. */
+export async function listFailed(pool: Pool, opts: { limit: number; instanceId?: string }): Promise<FailedWebhook[]> {
+  const own = opts.instanceId === undefined ? '' : " AND instance_id = ? AND signer = 'instance'";
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT ${COLUMNS}, last_error, last_status_code FROM webhook_outbox WHERE status = 'dead' ORDER BY id DESC LIMIT ?`,
-    [opts.limit],
+    `SELECT ${COLUMNS}, last_error, last_status_code FROM webhook_outbox WHERE status = 'dead'${own} ORDER BY id DESC LIMIT ?`,
+    opts.instanceId === undefined ? [opts.limit] : [opts.instanceId, opts.limit],
   );
   return rows.map((r) => ({
     ...toRow(r),

@@ -1,19 +1,30 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import QRCode from 'qrcode';
 import { sleep } from '../../../lib/timeout.js';
 import type { Config } from '../../config/index.js';
 import { ConnectionStatus } from '../../domain/instance.js';
+import { InstancesRepository } from '../../db/instances-repository.js';
+import type { Pool } from '../../db/pool.js';
 import { AppError } from '../../errors/index.js';
+import { Category } from '../../logger/index.js';
 import type { Fleet } from '../../supervisor/fleet.js';
 import type { InstanceHandle } from '../../supervisor/instance/handle.js';
-import { createInstanceBody, idParams, pairingCodeBody } from '../schemas.js';
+import { checkWebhookUrl, ForbiddenAddressError, systemResolver, type ResolveHost } from '../../webhooks/address-guard.js';
+import { newWebhookSecret } from '../../webhooks/sign.js';
+import { createInstanceBody, idParams, pairingCodeBody, patchInstanceBody } from '../schemas.js';
+import { principalOf, requireAdmin, requireScope, type ScopedKeys } from '../scoped-keys.js';
 import { eventView, instanceView } from '../views.js';
 
 const QR_WAIT_MS = 20_000;
 const PAIRING_TIMEOUT_MS = 30_000;
 const RECENT_EVENTS = 20;
 
-const idOf = (req: Request) => idParams.parse(req.params).id;
+/** The instance id of the path; FORBIDDEN_SCOPE when an instance's own key names another instance. */
+const idOf = (req: Request, res: Response) => {
+  const { id } = idParams.parse(req.params);
+  requireScope(res, id);
+  return id;
+};
 
 function refuseConnected(handle: InstanceHandle): void {
   if (handle.live.status === ConnectionStatus.CONNECTED) throw new AppError('ALREADY_CONNECTED');
@@ -34,13 +45,29 @@ async function currentQr(fleet: Fleet, handle: InstanceHandle): Promise<{ value:
 /** The latest memory sample of an instance, as the memory report holds it (null before the first). */
 export type MemoryOf = (id: string) => unknown;
 
+export interface InstanceRouteOptions {
+  pool: Pool;
+  /** Forgets a removed instance's keys at once. */
+  scopedKeys: ScopedKeys;
+  /** Resolves a webhook URL's host to check it (an instance key's URL only). */
+  resolveHost?: ResolveHost;
+}
+
 /**
  * The instances. Reads answer from the fleet's live view laid over the rows; with the database
  * away they still answer (`database: "down"`), from the live view and the last rows read, with
  * the row-only fields named in each instance's `stale`.
  */
-export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf): Router {
+export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf, options: InstanceRouteOptions): Router {
   const router = Router();
+  const repo = new InstancesRepository(options.pool);
+  const resolveHost = options.resolveHost ?? systemResolver;
+
+  /** The secret just generated with a webhook URL, read once to hand it over (never in a view, event or log). */
+  const secretOf = async (id: string) => {
+    const secret = await fleet.journal.read(() => repo.webhookSecret(id));
+    return secret ? { webhookSecret: secret } : {};
+  };
 
   /** The instance as the API shows it after a write: the fresh row, or the last one read. */
   const view = async (id: string) => {
@@ -50,12 +77,14 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   };
 
   router.post('/api/instances', async (req, res) => {
+    requireAdmin(res);
     const body = createInstanceBody.parse(req.body ?? {});
-    const row = await fleet.create(body.id, { enabled: body.enabled ?? true, webhookUrl: body.webhookUrl ?? null });
-    res.status(201).json({ instance: instanceView(row, fleet.handle(row.id)) });
+    const row = await fleet.create(body.id, { enabled: body.enabled ?? true, webhookUrl: body.webhookUrl || null });
+    res.status(201).json({ instance: instanceView(row, fleet.handle(row.id)), ...(row.webhookUrl ? await secretOf(row.id) : {}) });
   });
 
   router.get('/api/instances', async (_req, res) => {
+    requireAdmin(res);
     const rows = await fleet.rows();
     const handles = new Map(fleet.list().map((h) => [h.id, h]));
     if (rows) {
@@ -66,7 +95,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   });
 
   router.get('/api/instance/:id/details', async (req, res) => {
-    const id = idOf(req);
+    const id = idOf(req, res);
     const handle = fleet.handle(id);
     const row = await fleet.row(id);
     const events = row ? await fleet.recentEvents(id, RECENT_EVENTS) : null;
@@ -79,37 +108,85 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   });
 
   router.post('/api/instance/:id/enable', async (req, res) => {
-    const id = idOf(req);
+    const id = idOf(req, res);
     await fleet.enable(id);
     res.json({ instance: await view(id) });
   });
 
   router.post('/api/instance/:id/disable', async (req, res) => {
-    const id = idOf(req);
+    const id = idOf(req, res);
     await fleet.disable(id);
     res.json({ instance: await view(id) });
   });
 
   router.post('/api/instance/:id/restart', async (req, res) => {
-    const id = idOf(req);
+    const id = idOf(req, res);
     await fleet.restart(id);
     res.json({ instance: await view(id) });
   });
 
   router.post('/api/instance/:id/logout', async (req, res) => {
-    const id = idOf(req);
+    const id = idOf(req, res);
     await fleet.logout(id);
     res.json({ instance: await view(id) });
   });
 
   router.delete('/api/instance/:id', async (req, res) => {
-    const id = idOf(req);
+    const id = idOf(req, res);
+    requireAdmin(res);
     await fleet.remove(id);
+    options.scopedKeys.forgetInstance(id);
     res.json({ removed: id });
   });
 
+  /**
+   * Changes the webhook URL (null or "" clears it), in one journal entry. A URL set with an
+   * instance's own key is checked first (every address its host resolves to must be public) and
+   * is marked so that each delivery checks it again when it connects. A new URL gets a new
+   * secret, returned once.
+   */
+  router.patch('/api/instance/:id', async (req, res) => {
+    const id = idOf(req, res);
+    const { webhookUrl } = patchInstanceBody.parse(req.body ?? {});
+    fleet.handle(id);
+    const url = webhookUrl || null;
+    const scope = principalOf(res).kind === 'admin' ? 'admin' : 'instance';
+    if (url && scope === 'instance') {
+      try {
+        await checkWebhookUrl(url, resolveHost);
+      } catch (err) {
+        if (err instanceof ForbiddenAddressError) throw new AppError('WEBHOOK_URL_FORBIDDEN', `webhookUrl refused: ${err.message}`);
+        throw err;
+      }
+    }
+    const secret = url ? newWebhookSecret() : null;
+    const outcome = await fleet.journal.record(
+      {
+        instanceId: id,
+        change: { kind: 'webhook', url, scope, secret },
+        event: { category: Category.API, type: url ? 'webhook.set' : 'webhook.cleared', data: url ? { origin: new URL(url).origin, setBy: scope } : { setBy: scope } },
+      },
+      'refuse',
+    );
+    if (outcome === 'unchanged') throw new AppError('INSTANCE_NOT_FOUND', `instance "${id}" does not exist`);
+    res.json({ instance: await view(id), ...(secret ? { webhookSecret: secret } : {}) });
+  });
+
+  /** A new webhook secret for the instance's URL, returned once; deliveries still queued are signed with it. */
+  router.post('/api/instance/:id/webhook-secret', async (req, res) => {
+    const id = idOf(req, res);
+    fleet.handle(id);
+    const secret = newWebhookSecret();
+    const outcome = await fleet.journal.record(
+      { instanceId: id, change: { kind: 'webhookSecret', secret }, event: { category: Category.API, type: 'webhook.secret_rotated' } },
+      'refuse',
+    );
+    if (outcome === 'unchanged') throw new AppError('WEBHOOK_NOT_SET');
+    res.json({ webhookSecret: secret });
+  });
+
   router.get('/api/instance/:id/qr', async (req, res) => {
-    const handle = fleet.handle(idOf(req));
+    const handle = fleet.handle(idOf(req, res));
     refuseConnected(handle);
     const qr = await currentQr(fleet, handle);
     if (req.accepts(['application/json', 'image/png']) === 'image/png') {
@@ -120,7 +197,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   });
 
   router.post('/api/instance/:id/pairing-code', async (req, res) => {
-    const id = idOf(req);
+    const id = idOf(req, res);
     const { phone } = pairingCodeBody.parse(req.body ?? {});
     const handle = fleet.handle(id);
     refuseConnected(handle);

@@ -24,6 +24,8 @@ afterAll(() => setup?.close());
 const BODIES: Record<string, unknown> = {
   'POST /api/instances': { id: 'doc-2' },
   'POST /api/instance/{id}/pairing-code': { phone: '15550001111' },
+  'PATCH /api/instance/{id}': { webhookUrl: 'http://127.0.0.1:9/hook' },
+  'POST /api/instance/{id}/keys': { label: 'doc' },
 };
 
 function operationOf(method: string, template: string): ApiOperation {
@@ -136,6 +138,10 @@ describe('the OpenAPI document', () => {
       ['POST', '/api/webhooks/{id}/retry', '/api/webhooks/999999/retry'],
       ['POST', '/api/demo/{id}/{action}', '/api/demo/doc-2/dance'],
       ['POST', '/api/demo/{id}/{action}', '/api/demo/nobody/scan'],
+      ['PATCH', '/api/instance/{id}', '/api/instance/doc-2', { webhookUrl: 'ftp://example.com/' }],
+      ['POST', '/api/instance/{id}/webhook-secret', '/api/instance/doc-2/webhook-secret'],
+      ['DELETE', '/api/instance/{id}/keys/{keyId}', '/api/instance/doc-2/keys/key_0123456789abcdef'],
+      ['GET', '/api/instance/{id}/keys', '/api/instance/nobody/keys'],
     ];
     for (const [method, template, path, body] of cases) {
       const r = await api.call(method, path, body);

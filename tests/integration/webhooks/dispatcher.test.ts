@@ -4,6 +4,7 @@ import { inTransaction } from '../../../src/db/pool.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../../../src/webhooks/dispatcher.js';
 import { insertNotifications, listFailed, retryDead, type Notification } from '../../../src/webhooks/outbox.js';
 import { verifySignature } from '../../../src/webhooks/sign.js';
+import { verifyWebhook } from '../../../src/webhooks/verify.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { capturingLogger, silentLogger } from '../../support/logger.js';
 import { startReceiver, waitFor, type Receiver, type Respond } from '../../support/webhook-receiver.js';
@@ -84,7 +85,8 @@ describe('WebhookDispatcher', () => {
     expect(hook.received).toHaveLength(6);
     expect([...hook.acceptedCounts().entries()].sort()).toEqual(ids.map((id) => [id, 1]).sort());
     for (const delivery of hook.received) {
-      expect(verifySignature(delivery.body, delivery.headers['x-signature'] as string, SECRET)).toBe(true);
+      expect(verifyWebhook(SECRET, delivery.headers, delivery.body)).toBe(true);
+      expect(verifySignature(delivery.body, delivery.headers['x-webhook-signature'] as string, SECRET)).toBe(true);
       expect(delivery.headers['content-type']).toBe('application/json');
       expect(delivery.headers['x-webhook-event']).toBe('connection.update');
       expect(JSON.parse(delivery.body)).toMatchObject({ id: delivery.eventId, event: 'connection.update', severity: 'LOW', instanceId: null });
@@ -107,7 +109,10 @@ describe('WebhookDispatcher', () => {
     expect(d.stats()).toMatchObject({ delivered: 0, failed: 3, dead: 1 });
     expect(output()).toMatch(/\[WARN\] \[WEBHOOK\].*dead-lettered/);
     expect(output()).not.toContain(SECRET);
-    for (const delivery of hook.received) expect(output()).not.toContain((delivery.headers['x-signature'] as string).slice(7));
+    for (const delivery of hook.received) {
+      expect(output()).not.toContain((delivery.headers['x-signature'] as string).split('v1=')[1]);
+      expect(output()).not.toContain((delivery.headers['x-webhook-signature'] as string).slice(7));
+    }
 
     hook.respond = () => 200;
     expect(await retryDead(db.pool, failed?.id ?? 0)).toBe(true);
@@ -195,7 +200,10 @@ describe('WebhookDispatcher', () => {
     expect(own.received[0]?.eventId).toBe(shopAtGlobal?.eventId);
     expect(own.received[0]?.body).toBe(shopAtGlobal?.body);
     expect(JSON.parse(own.received[0]?.body ?? '')).toMatchObject({ instanceId: 'shop', data: { n: 0 } });
-    for (const r of [...global.received, ...own.received]) expect(r.headers).not.toHaveProperty('x-signature');
+    for (const r of [...global.received, ...own.received]) {
+      expect(r.headers).not.toHaveProperty('x-signature');
+      expect(r.headers).not.toHaveProperty('x-webhook-signature');
+    }
   });
 
   it('stops sending to a receiver whose circuit opened, without spending attempts, while another receiver gets everything', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../../../src/supervisor/fleet.js';
 import { WebhookDispatcher } from '../../../src/webhooks/dispatcher.js';
-import { verifySignature } from '../../../src/webhooks/sign.js';
+import { verifyWebhook } from '../../../src/webhooks/verify.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
 import { silentLogger } from '../../support/logger.js';
@@ -48,6 +48,6 @@ describe('fleet notifications', () => {
     expect(updates).toEqual(['INITIALIZING', 'QR_REQUIRED', 'LOADING', 'CONNECTED', 'DISCONNECTED']);
     expect(bodies().filter((b) => b.event === 'qrcode.updated')).toHaveLength(1);
     for (const count of receiver.acceptedCounts().values()) expect(count).toBe(1);
-    for (const d of receiver.accepted()) expect(verifySignature(d.body, String(d.headers['x-signature']), SECRET)).toBe(true);
+    for (const d of receiver.accepted()) expect(verifyWebhook(SECRET, d.headers, d.body)).toBe(true);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRequest, postWebhook, retryDelayMs, WebhookDeliveryError } from '../../../src/webhooks/delivery.js';
 import type { OutboxRow } from '../../../src/webhooks/outbox.js';
 import { verifySignature } from '../../../src/webhooks/sign.js';
+import { verifyWebhook } from '../../../src/webhooks/verify.js';
 
 const row: OutboxRow = {
   id: 7,
@@ -10,6 +11,8 @@ const row: OutboxRow = {
   event: 'connection.update',
   severity: 'LOW',
   url: 'http://127.0.0.1:1/hook',
+  signer: 'instance',
+  urlScope: 'admin',
   payload: { status: 'CONNECTED', previous: 'LOADING' },
   attempts: 0,
   createdAt: new Date('2026-01-15T10:30:45.123Z'),
@@ -46,19 +49,35 @@ describe('buildRequest', () => {
     });
   });
 
-  it('sends the event id and name as headers and signs the exact body when a secret is set', () => {
-    const { body, headers } = buildRequest(row, 's3cret');
-    expect(headers).toMatchObject({ 'Content-Type': 'application/json', 'X-Webhook-Id': row.eventId, 'X-Webhook-Event': 'connection.update' });
-    expect(verifySignature(body, headers['X-Signature'], 's3cret')).toBe(true);
+  it('sends the event id, name and send time as headers and signs the send time with the exact body when a secret is set', () => {
+    const sentAt = 1_768_473_045;
+    const { body, headers } = buildRequest(row, 's3cret', sentAt);
+    expect(headers).toMatchObject({
+      'Content-Type': 'application/json',
+      'X-Webhook-Id': row.eventId,
+      'X-Webhook-Event': 'connection.update',
+      'X-Webhook-Timestamp': String(sentAt),
+    });
+    expect(headers['X-Signature']).toMatch(new RegExp(`^t=${sentAt},v1=[0-9a-f]{64}$`));
+    expect(verifyWebhook('s3cret', headers, body, { now: sentAt * 1000 })).toBe(true);
+    // The body-only signature, kept one more release under its own header.
+    expect(verifySignature(body, headers['X-Webhook-Signature'], 's3cret')).toBe(true);
   });
 
-  it('sends no X-Signature without a secret, an empty one included', () => {
-    expect(buildRequest(row, undefined).headers).not.toHaveProperty('X-Signature');
-    expect(buildRequest(row, '').headers).not.toHaveProperty('X-Signature');
+  it('sends no signature without a secret, an empty one included, but always the send time', () => {
+    for (const secret of [undefined, '']) {
+      const { headers } = buildRequest(row, secret, 1);
+      expect(headers).not.toHaveProperty('X-Signature');
+      expect(headers).not.toHaveProperty('X-Webhook-Signature');
+      expect(headers['X-Webhook-Timestamp']).toBe('1');
+    }
   });
 
-  it('builds the same body on every retry, so the signature does not change', () => {
-    expect(buildRequest({ ...row, attempts: 3 }, 'k')).toEqual(buildRequest(row, 'k'));
+  it('builds the same body on every retry; only the send time (and so the signature) differs', () => {
+    expect(buildRequest({ ...row, attempts: 3 }, 'k', 100)).toEqual(buildRequest(row, 'k', 100));
+    const [a, b] = [buildRequest(row, 'k', 100), buildRequest(row, 'k', 160)];
+    expect(a.body).toBe(b.body);
+    expect(a.headers['X-Signature']).not.toBe(b.headers['X-Signature']);
   });
 });
 
