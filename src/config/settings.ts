@@ -44,7 +44,7 @@ export const SETTINGS = {
   LOG_FILE: spec({ default: '', doc: 'Also write JSON logs to this file (empty: console only)', schema: optionalText() }),
 
   NOTIFICATION_WEBHOOK_URL: spec({ default: '', doc: 'Where every notification is POSTed (empty: none)', schema: httpUrl() }),
-  WEBHOOK_SECRET: spec({ default: '', doc: 'HMAC-SHA256 key for the X-Signature header of webhooks', schema: optionalText(), secret: true }),
+  WEBHOOK_SECRET: spec({ default: '', doc: 'HMAC-SHA256 key signing fleet-wide webhooks (to NOTIFICATION_WEBHOOK_URL) and those of instances without a secret of their own', schema: optionalText(), secret: true }),
   WEBHOOK_MAX_ATTEMPTS: spec({ default: '8', doc: 'Deliveries tried before a webhook is dead-lettered', schema: integer(1, 100) }),
   WEBHOOK_BASE_DELAY_MS: spec({ default: '5000', doc: 'First retry delay of a webhook; doubles each attempt', schema: millis(1) }),
   WEBHOOK_TIMEOUT_MS: spec({ default: '10000', doc: 'Time a webhook receiver has to answer', schema: millis(100) }),
