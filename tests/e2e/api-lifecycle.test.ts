@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Fleet } from '../../src/supervisor/fleet.js';
 import { startTestApi, type TestApi } from '../support/api.js';
@@ -9,10 +11,12 @@ import { tempSessionRoot } from '../support/workers.js';
 let db: TestDatabase;
 let fleet: Fleet;
 let api: TestApi;
+let sessionRoot: string;
 
 beforeAll(async () => {
   db = await createTestDatabase({ migrated: true });
-  const config = testConfig(db.url, tempSessionRoot(), { PAIRING_MAX_ATTEMPTS: '2' });
+  sessionRoot = tempSessionRoot();
+  const config = testConfig(db.url, sessionRoot, { PAIRING_MAX_ATTEMPTS: '2' });
   fleet = new Fleet({ config, pool: db.pool, log: silentLogger });
   await fleet.start();
   api = await startTestApi(fleet, db.pool, config);
@@ -56,11 +60,16 @@ describe('the API drives the whole lifecycle on the fake WhatsApp Web', { timeou
     expect(first.status).toBe(200);
     expect(first.json.code).toMatch(/^[A-Z0-9]{8}$/);
     expect(new Date(first.json.expiresAt).getTime()).toBeGreaterThan(Date.now());
-    expect((await api.call('POST', '/api/instance/api-pair/pairing-code', { phone: '15550009999' })).status).toBe(200);
+    const second = await api.call('POST', '/api/instance/api-pair/pairing-code', { phone: '15550009999' });
+    expect(second.status).toBe(200);
     const third = await api.call('POST', '/api/instance/api-pair/pairing-code', { phone: '15550009999' });
     expect(third.status).toBe(429);
     expect(third.json.error.code).toBe('PAIRING_LIMIT');
-    await fleet.simulate('api-pair', 'enterPairingCode');
+    // The fake checks the code: a wrong one links nothing, the last one issued links the phone.
+    await fleet.simulate('api-pair', 'enterPairingCode', ['WRONG000']);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fleet.handle('api-pair').live.status).toBe('QR_REQUIRED');
+    await fleet.simulate('api-pair', 'enterPairingCode', [second.json.code]);
     await waitForStatus(fleet, 'api-pair', 'CONNECTED');
   });
 
@@ -72,9 +81,18 @@ describe('the API drives the whole lifecycle on the fake WhatsApp Web', { timeou
     const enabled = await api.call('POST', '/api/instance/api-ops/enable');
     expect(enabled.json.instance.enabled).toBe(true);
     await waitForStatus(fleet, 'api-ops', 'QR_REQUIRED');
+    const pidBefore = (await api.call('GET', '/api/instance/api-ops/details')).json.instance.worker.pid;
     expect((await api.call('POST', '/api/instance/api-ops/restart')).status).toBe(200);
+    // A restart is a new worker: the same status on the same pid would be no restart at all.
     await waitForStatus(fleet, 'api-ops', 'QR_REQUIRED');
+    const after = (await api.call('GET', '/api/instance/api-ops/details')).json.instance;
+    expect(after.worker.pid).toBeGreaterThan(0);
+    expect(after.worker.pid).not.toBe(pidBefore);
+    const profile = join(sessionRoot, 'session-api-ops');
+    expect(existsSync(profile)).toBe(true);
     expect((await api.call('DELETE', '/api/instance/api-ops')).json).toEqual({ removed: 'api-ops' });
+    // DELETE wipes the saved session: nothing of the linked account stays on disk.
+    expect(existsSync(profile)).toBe(false);
     expect((await api.call('GET', '/api/instance/api-ops/details')).status).toBe(404);
     const health = await api.call('GET', '/api/health');
     expect(health.json).toMatchObject({ status: 'ok', database: 'up', instances: { total: 2 } });
