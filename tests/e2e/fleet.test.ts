@@ -66,9 +66,9 @@ describe('fleet on the fake WhatsApp Web', { timeout: 180_000 }, () => {
     expect(rows.map((r) => [r.id, r.enabled, r.connectionStatus])).toEqual(expected);
     const events = (await listEvents(db.pool, 'boot-a', 100)).reverse();
     const afterBoot = events.slice(events.findIndex((e) => e.reason === 'rehydrate'));
-    expect(afterBoot.map((e) => e.toStatus)).toEqual(['RECONNECTING', 'INITIALIZING', ...afterBoot.slice(2).map((e) => e.toStatus)]);
-    expect(afterBoot.map((e) => e.toStatus)).not.toContain('QR_REQUIRED');
-    expect(afterBoot.at(-1)?.toStatus).toBe('CONNECTED');
+    // A restore is exactly: queued, started, (loading,) connected — no QR, no disconnect on the way.
+    const statuses = afterBoot.flatMap((e) => (e.toStatus ? [e.toStatus] : []));
+    expect(statuses.join(' ')).toMatch(/^RECONNECTING INITIALIZING (LOADING )*CONNECTED$/);
     expect(chromiumOf('boot-off')).toEqual([]);
   });
 
