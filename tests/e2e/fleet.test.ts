@@ -1,10 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { processesMatching } from '../../lib/proc-cmdline.js';
 import { sleep } from '../../lib/timeout.js';
 import { listEvents } from '../../src/db/events.js';
 import type { FleetEventMap } from '../../src/supervisor/event-bus.js';
 import { Fleet } from '../../src/supervisor/fleet.js';
-import { profileDir } from '../../src/worker/session-path.js';
+import { chromiumOnProfile } from '../support/processes.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createLinked, nextUpdate, testConfig, waitForStatus } from '../support/fleet.js';
 import { silentLogger } from '../support/logger.js';
@@ -31,8 +30,7 @@ async function startFleet(): Promise<Fleet> {
   return fleet;
 }
 
-const chromiumOf = (id: string) =>
-  processesMatching((argv) => argv.includes(`--user-data-dir=${profileDir(root, id)}`)).map((p) => p.pid);
+const chromiumOf = (id: string) => chromiumOnProfile(root, id);
 
 describe('fleet on the fake WhatsApp Web', { timeout: 180_000 }, () => {
   it('boots 3 enabled instances with saved sessions back to CONNECTED without a QR, and leaves the disabled one down', async () => {

@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { processesMatching } from '../../lib/proc-cmdline.js';
+import { profileDir } from '../../src/worker/session-path.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -49,4 +51,10 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Pids of the Chromium processes running on an instance's profile. */
+export function chromiumOnProfile(sessionRoot: string, instanceId: string): number[] {
+  const arg = `--user-data-dir=${profileDir(sessionRoot, instanceId)}`;
+  return processesMatching((argv) => argv.includes(arg)).map((p) => p.pid);
 }
