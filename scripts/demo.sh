@@ -17,7 +17,9 @@ DEMO_DIR="${DEMO_DATA_DIR:-$PWD/data/demo}"
 PORT="${DEMO_PORT:-3100}"
 HOST="${DEMO_HOST:-127.0.0.1}"
 mkdir -p "$DEMO_DIR"
-chmod 700 "$DEMO_DIR"
+# Others may pass through (not list): workers of a root supervisor run as WORKER_USER and reach
+# their sessions inside; the key file below is owner-only itself.
+chmod 711 "$DEMO_DIR"
 
 # The server from .env / MYSQL_URL is fine, but never its database: the demo gets its own.
 if [[ -z "${MYSQL_URL:-}" && -f .env ]]; then MYSQL_URL="$(sed -n 's/^MYSQL_URL=//p' .env | tail -n 1)"; fi
@@ -25,6 +27,7 @@ if [[ -n "${MYSQL_URL:-}" ]]; then MYSQL_URL="$(printf '%s' "$MYSQL_URL" | sed -
 export MYSQL_URL
 CHROME_PATH="$(bash scripts/ensure-chromium.sh)"
 MYSQL_URL="$(ENSURE_MYSQL_DATABASE="${DEMO_DATABASE:-wa_fleet_demo}" bash scripts/ensure-mysql.sh)"
+bash scripts/ensure-worker-user.sh
 
 # One key per checkout, kept across runs so an open dashboard tab keeps working.
 KEY_FILE="$DEMO_DIR/api-key"

@@ -14,7 +14,22 @@ if [ -f .env ]; then
 fi
 CHROME_PATH="$(bash scripts/ensure-chromium.sh)"
 MYSQL_URL="$(bash scripts/ensure-mysql.sh)"
+# The private MariaDB's URL changed (an older install's root URL upgraded to wa_fleet's, or the
+# server moved to another port): the MYSQL_URL line of .env follows, so `npm start` finds it too;
+# rewritten through a new file made 0600 (umask), like .env itself. Any other URL there is left.
+env_mysql_url="$( [ -f .env ] && sed -n 's/^MYSQL_URL=//p' .env | tail -n 1 || true)"
+mysql_server_of() { printf '%s' "$1" | sed -n 's|^mysql://[^@/]*@\([^/?#]*\).*|\1|p'; }
+case "$MYSQL_URL" in mysql://wa_fleet:*@127.0.0.1:*)
+  if [ -n "$env_mysql_url" ] && [ "$env_mysql_url" != "$MYSQL_URL" ]; then
+    case "$env_mysql_url" in
+      mysql://wa_fleet:*@127.0.0.1:* | mysql://root@"$(mysql_server_of "$MYSQL_URL")"/*)
+        (umask 077 && NEW_MYSQL_URL="$MYSQL_URL" awk '/^MYSQL_URL=/ { print "MYSQL_URL=" ENVIRON["NEW_MYSQL_URL"]; next } { print }' .env >.env.new && mv .env.new .env)
+        echo "» updated MYSQL_URL in .env: the private MariaDB's user is now wa_fleet, with a password" >&2 ;;
+    esac
+  fi ;;
+esac
 export CHROME_PATH MYSQL_URL
+bash scripts/ensure-worker-user.sh
 
 if [ ! -f .env ]; then
   api_key="$(node -e "process.stdout.write(require('node:crypto').randomBytes(24).toString('hex'))")"

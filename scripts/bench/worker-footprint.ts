@@ -3,8 +3,9 @@
  * the fake WhatsApp Web with real Chromium: time to `qr` (fresh profile), time to `ready`
  * (restored session), and PSS / RSS of the Node process and of its Chromium tree, after ready
  * and after the page has allocated `--alloc-mb` MiB (real WhatsApp Web holds a big heap).
- * N = 1 and N = 4 instances started together; medians of `--runs` runs. Prints a markdown table
- * on stdout and its progress on stderr.
+ * N = 1 and N = 4 instances started together; medians of `--runs` runs. The worker runs in both
+ * BROWSER_SANDBOX modes, as WORKER_USER when the bench runs as root (as the fleet's would).
+ * Prints a markdown table on stdout and its progress on stderr.
  *
  * Run: npx tsx scripts/bench/worker-footprint.ts [--runs 5] [--alloc-mb 100]
  *
@@ -12,21 +13,23 @@
  * falls on all of them alike. PSS divides shared pages among all their sharers, including
  * Chromium processes this bench did not start: compare rows of one run, not across machines.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMemory, sampleTree } from '../../lib/proc-memory.js';
 import { sleep } from '../../lib/timeout.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { WORKER_CHROMIUM_ARGS } from '../../src/worker/chromium-args.js';
+import { SETTINGS } from '../../src/config/settings.js';
+import { chromiumArgs } from '../../src/worker/chromium-args.js';
 import { WorkerEvent } from '../../src/worker/protocol.js';
+import { resolveWorkerUser } from '../../src/worker/worker-user.js';
 import { EventLog } from '../../tests/support/workers.js';
 import { readAnonPssBytes } from './support/anon-pss.js';
 import { killProcessesOfRun, markChildrenOfThisRun } from './support/cleanup.js';
-import { multiProcessArgs, PLAIN_CHROMIUM_ARGS } from './support/flags.js';
+import { PLAIN_CHROMIUM_ARGS } from './support/flags.js';
 import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress } from './support/machine.js';
-import { MULTI_PROCESS_WORKER_ENTRY, startInstance, type BenchInstance, type Host } from './support/instances.js';
+import { startInstance, type BenchInstance, type Host } from './support/instances.js';
 import { markdownTable, medianMemory, perInstance, type InstanceMemory, type Row, type RunResult } from './support/report.js';
 
 interface Variant {
@@ -35,14 +38,12 @@ interface Variant {
   chromiumArgs: readonly string[];
 }
 
+const WORKER_USER = resolveWorkerUser(process.env.WORKER_USER ?? SETTINGS.WORKER_USER.default);
+
 const VARIANTS: readonly Variant[] = [
-  { name: '(a) wa-fleet worker', host: { kind: 'worker' }, chromiumArgs: WORKER_CHROMIUM_ARGS },
+  { name: '(a) wa-fleet worker, BROWSER_SANDBOX=off', host: { kind: 'worker', sandbox: false, user: WORKER_USER }, chromiumArgs: chromiumArgs(false) },
   { name: '(b) plain whatsapp-web.js', host: { kind: 'plain', chromiumArgs: PLAIN_CHROMIUM_ARGS }, chromiumArgs: PLAIN_CHROMIUM_ARGS },
-  {
-    name: '(c) worker, multi-process',
-    host: { kind: 'worker', entry: MULTI_PROCESS_WORKER_ENTRY },
-    chromiumArgs: multiProcessArgs(WORKER_CHROMIUM_ARGS),
-  },
+  { name: '(c) wa-fleet worker, BROWSER_SANDBOX=on', host: { kind: 'worker', sandbox: true, user: WORKER_USER }, chromiumArgs: chromiumArgs(true) },
 ];
 const SIZES = [1, 4] as const;
 
@@ -81,7 +82,7 @@ function header(runs: number, allocMb: number, chromiumAtStart: number, load: Lo
   return [
     machineFacts(CHROME_PATH, chromiumAtStart),
     `whatsapp-web.js ${packageVersion('whatsapp-web.js')}, puppeteer ${packageVersion('puppeteer')}; ${load.summary()}`,
-    `Runs: ${runs} per row; page allocation: ${allocMb} MiB`,
+    `Runs: ${runs} per row; page allocation: ${allocMb} MiB; workers run as ${WORKER_USER ? `${WORKER_USER.name} (uid ${WORKER_USER.uid})` : 'this process\'s user'}`,
   ].join('\n');
 }
 
@@ -186,6 +187,8 @@ async function main(): Promise<void> {
   const { runs, allocMb } = options();
   const marker = markChildrenOfThisRun();
   const workDir = mkdtempSync(join(tmpdir(), 'wa-fleet-bench-'));
+  // Workers running as WORKER_USER pass through it to their session roots (which become theirs).
+  chmodSync(workDir, 0o711);
   let cleaning: Promise<void> | null = null;
   const cleanUp = (): Promise<void> =>
     (cleaning ??= (async () => {

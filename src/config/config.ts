@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
+import { resolveWorkerUser } from '../worker/worker-user.js';
 import { camel, type Camel } from './camel.js';
 import { SETTINGS, type SettingName } from './settings.js';
 
@@ -55,6 +56,8 @@ function checkCombinations(c: Config, { server = true }: LoadOptions): void {
   if (c.workerStopTimeoutMs >= c.shutdownTimeoutMs) {
     throw new ConfigError('WORKER_STOP_TIMEOUT_MS', 'must be below SHUTDOWN_TIMEOUT_MS');
   }
+  // A supervisor running as root runs its browsers as WORKER_USER: a missing user stops it here, in one line.
+  if (server) resolveWorkerUser(c.workerUser);
 }
 
 /**

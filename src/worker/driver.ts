@@ -3,7 +3,8 @@ import type { Browser, Page } from 'puppeteer';
 import wwebjs from 'whatsapp-web.js';
 import { coerceError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/timeout.js';
-import { WORKER_CHROMIUM_ARGS } from './chromium-args.js';
+import { chromiumArgs } from './chromium-args.js';
+import { browserHome, homeEnvironment } from './environment.js';
 import { WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
 import { AppError } from '../errors/index.js';
 import { profileDir } from './session-path.js';
@@ -77,6 +78,7 @@ export class ClientDriver {
   /** Builds the client and runs initialize(); resolves when the library has loaded the page. */
   async start(): Promise<void> {
     this.closing = false;
+    const profile = profileDir(this.init.sessionRoot, this.init.instanceId);
     const client = new Client({
       authStrategy: new WorkerAuth(this.init, (browser, page) => this.attachBrowser(browser, page)) as unknown as wwebjs.AuthStrategy,
       puppeteer: {
@@ -86,7 +88,9 @@ export class ClientDriver {
         handleSIGINT: false,
         handleSIGTERM: false,
         handleSIGHUP: false,
-        args: [...WORKER_CHROMIUM_ARGS],
+        args: chromiumArgs(this.init.browserSandbox),
+        // Chromium writes outside its profile too; never into the supervisor's home.
+        env: { ...process.env, ...homeEnvironment(browserHome(profile)) },
       },
       authTimeoutMs: this.init.authTimeoutMs,
       qrMaxRetries: 0,

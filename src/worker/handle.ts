@@ -7,9 +7,11 @@ import { IpcChannel } from '../../lib/ipc/index.js';
 import { descendantsOf } from '../../lib/proc-memory.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { AppError } from '../errors/index.js';
-import { workerEnvironment } from './environment.js';
+import { browserHome, workerEnvironment } from './environment.js';
 import { describeIssue, EVENT_SCHEMAS, LIMITS, REPLY_SCHEMAS } from './messages.js';
 import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
+import { prepareProfile } from './worker-storage.js';
+import type { WorkerUser } from './worker-user.js';
 
 const here = fileURLToPath(import.meta.url);
 /** Running from TypeScript sources (tests) the worker needs the tsx loader; built, it is plain JS. */
@@ -72,6 +74,19 @@ export interface WorkerHandleOptions {
   onInvalid?: (event: WorkerEvent, problem: string) => void;
   /** Another program speaking the same protocol (tests use light stand-ins). */
   entry?: string;
+  /** Run the worker (and so its browser) as this user; null or absent: the supervisor's own user. */
+  user?: WorkerUser | null;
+}
+
+/** fork() options that make the worker another user's process, its profile ready for that user. */
+function identityOf(user: WorkerUser | null | undefined, init: WorkerInit) {
+  if (!user) return { env: workerEnvironment(process.env) };
+  try {
+    const profile = prepareProfile(init.sessionRoot, init.instanceId, user);
+    return { uid: user.uid, gid: user.gid, env: workerEnvironment(process.env, { name: user.name, home: browserHome(profile) }) };
+  } catch (err) {
+    throw new WorkerStartError(`the profile could not be prepared for ${user.name}: ${coerceError(err).message}`, err);
+  }
 }
 
 /** The fields of a refused READY that pass on their own; the rest become null. */
@@ -146,7 +161,7 @@ export class WorkerHandle implements WorkerClient {
       detached: true,
       execArgv: [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...WORKER_NODE_FLAGS],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: workerEnvironment(process.env),
+      ...identityOf(options.user, options.init),
       serialization: 'json',
     });
     const channel = new IpcChannel<WorkerCommand, WorkerEvent>(proc, { receives: WORKER_EVENTS });

@@ -18,6 +18,7 @@ const initSchema = z.object({
   cachePath: z.string(),
   authTimeoutMs: z.number().int().positive(),
   fakeWeb: z.boolean(),
+  browserSandbox: z.boolean(),
   fakeScenario: z.record(z.string(), z.unknown()).optional(),
 });
 const timeoutSchema = z.object({ timeoutMs: z.number().int().positive() });

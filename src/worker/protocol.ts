@@ -55,6 +55,8 @@ export interface WorkerInit {
   authTimeoutMs: number;
   /** Load the fake WhatsApp Web instead of the real site (demo/test mode). */
   fakeWeb: boolean;
+  /** BROWSER_SANDBOX=on: Chromium keeps its sandbox and its processes (src/worker/chromium-args.ts). */
+  browserSandbox: boolean;
   /** Initial scenario for the fake page (`window.__FAKE_WA_CONFIG`). */
   fakeScenario?: Record<string, unknown>;
 }

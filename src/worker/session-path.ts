@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { isInstanceId } from '../domain/instance.js';
 import { AppError, InvalidInstanceIdError } from '../errors/index.js';
 
@@ -12,9 +12,13 @@ export class PathOutsideStorageError extends AppError {
   }
 }
 
-/** Absolute root of all profiles, created owner-only (profiles hold the WhatsApp session keys). */
+/**
+ * Absolute root of all profiles, created owner-only (profiles hold the WhatsApp session keys).
+ * Missing parents get the usual mode: workers running as another user must pass through them.
+ */
 export function ensureSessionRoot(root: string): string {
   const abs = resolve(root);
+  mkdirSync(dirname(abs), { recursive: true });
   mkdirSync(abs, { recursive: true, mode: 0o700 });
   return abs;
 }

@@ -1,7 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { SETTINGS } from '../../src/config/settings.js';
 import { WorkerHandle } from '../../src/worker/handle.js';
 import type { WorkerEvent, WorkerInit } from '../../src/worker/protocol.js';
+import { resolveWorkerUser, type WorkerUser } from '../../src/worker/worker-user.js';
 
 export interface SeenEvent {
   event: WorkerEvent;
@@ -47,9 +49,22 @@ export class EventLog {
   }
 }
 
-/** A fresh session root for one test file, inside the run's scratch folder. */
+/**
+ * A fresh session root for one test file, inside the run's scratch folder. Others may pass
+ * through it (a test may nest the root one level down); used as the root itself, it becomes the
+ * worker user's, owner-only, at the first launch.
+ */
 export function tempSessionRoot(): string {
-  return mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? '/tmp', 'sessions-'));
+  const dir = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? '/tmp', 'sessions-'));
+  chmodSync(dir, 0o711);
+  return dir;
+}
+
+let workerUser: WorkerUser | null | undefined;
+/** Who real workers run as in this suite: WORKER_USER (created by scripts/test.sh) when it runs as root, else null. */
+export function testWorkerUser(): WorkerUser | null {
+  if (workerUser === undefined) workerUser = resolveWorkerUser(process.env.WORKER_USER ?? SETTINGS.WORKER_USER.default);
+  return workerUser;
 }
 
 export function fakeInit(sessionRoot: string, instanceId: string, fakeScenario: Record<string, unknown> = {}): WorkerInit {
@@ -59,6 +74,7 @@ export function fakeInit(sessionRoot: string, instanceId: string, fakeScenario: 
     chromePath: process.env.CHROME_PATH ?? '/usr/bin/chromium',
     cachePath: join(sessionRoot, '..', 'cache'),
     fakeWeb: true,
+    browserSandbox: false,
     authTimeoutMs: 15_000,
     fakeScenario,
   };
@@ -66,10 +82,10 @@ export function fakeInit(sessionRoot: string, instanceId: string, fakeScenario: 
 
 const started = new Set<WorkerHandle>();
 
-/** Starts a real worker on the fake WhatsApp Web; `stopAllWorkers` in afterEach cleans up. */
+/** Starts a real worker on the fake WhatsApp Web, as the fleet would; `stopAllWorkers` in afterEach cleans up. */
 export async function startFakeWorker(init: WorkerInit, startTimeoutMs = 30_000): Promise<{ handle: WorkerHandle; log: EventLog }> {
   const log = new EventLog();
-  const handle = await WorkerHandle.start({ init, startTimeoutMs, onEvent: log.push });
+  const handle = await WorkerHandle.start({ init, startTimeoutMs, onEvent: log.push, user: testWorkerUser() });
   started.add(handle);
   return { handle, log };
 }

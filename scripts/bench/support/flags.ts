@@ -16,13 +16,3 @@ export const PLAIN_CHROMIUM_ARGS: readonly string[] = [
   '--disable-quic',
   '--no-first-run',
 ];
-
-/** What replaces `--single-process`: a separate renderer, with the GPU process folded in and one renderer only. */
-export const MULTI_PROCESS_REPLACEMENT: readonly string[] = ['--in-process-gpu', '--renderer-process-limit=1'];
-
-/** The worker's flags with Chromium's multi-process model instead of `--single-process`, all else equal. */
-export function multiProcessArgs(workerArgs: readonly string[]): string[] {
-  const at = workerArgs.indexOf('--single-process');
-  if (at < 0) throw new Error('the worker flags have no --single-process to replace; update the bench');
-  return [...workerArgs.slice(0, at), ...MULTI_PROCESS_REPLACEMENT, ...workerArgs.slice(at + 1)];
-}

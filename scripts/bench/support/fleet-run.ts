@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withTimeout } from '../../../lib/timeout.js';
@@ -49,6 +49,8 @@ export async function runFleetBench(name: string, body: (run: FleetBenchRun) => 
   const chromiumAtStart = chromiumProcessCount();
   const marker = markChildrenOfThisRun();
   const workDir = mkdtempSync(join(tmpdir(), `wa-fleet-${name}-`));
+  // A root bench's workers run as WORKER_USER: they must pass through to the sessions inside.
+  chmodSync(workDir, 0o711);
   const sessionRoot = join(workDir, 'sessions');
   mkdirSync(sessionRoot, { mode: 0o700 });
   const log = benchLogger();

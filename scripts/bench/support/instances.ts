@@ -6,6 +6,7 @@ import { sleep, withTimeout } from '../../../lib/timeout.js';
 import { WorkerHandle } from '../../../src/worker/handle.js';
 import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type WorkerInit } from '../../../src/worker/protocol.js';
 import { EventLog } from '../../../tests/support/workers.js';
+import type { WorkerUser } from '../../../src/worker/worker-user.js';
 import type { PlainClientInit } from './plain-client.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -13,7 +14,6 @@ const EXT = here.endsWith('.ts') ? '.ts' : '.js';
 /** Children run from sources need the tsx loader; built, they are plain JS. */
 const LOADER_ARGS = EXT === '.ts' ? ['--import', 'tsx'] : [];
 export const PLAIN_CLIENT_ENTRY = join(dirname(here), `plain-client${EXT}`);
-export const MULTI_PROCESS_WORKER_ENTRY = join(dirname(here), `multi-process-worker${EXT}`);
 
 const MIB = 1024 * 1024;
 const START_TIMEOUT_MS = 90_000;
@@ -38,8 +38,8 @@ export interface BenchInstance {
 }
 
 export type Host =
-  /** wa-fleet's worker, forked by WorkerHandle; `entry` swaps in a bench variant of the worker. */
-  | { kind: 'worker'; entry?: string }
+  /** wa-fleet's worker, forked by WorkerHandle as the fleet does: BROWSER_SANDBOX on or off, as `user` when the bench is root. */
+  | { kind: 'worker'; sandbox: boolean; user: WorkerUser | null }
   /** A plain whatsapp-web.js Client in a plainly forked Node process. */
   | { kind: 'plain'; chromiumArgs: readonly string[] };
 
@@ -52,7 +52,7 @@ export interface InstanceSpec {
 
 /** Starts the client; resolves when initialize() has returned. Events seen meanwhile are in `log`. */
 export function startInstance(spec: InstanceSpec, log: EventLog): Promise<BenchInstance> {
-  return spec.host.kind === 'worker' ? WorkerInstance.start(spec, spec.host.entry, log) : PlainInstance.start(spec, spec.host.chromiumArgs, log);
+  return spec.host.kind === 'worker' ? WorkerInstance.start(spec, spec.host, log) : PlainInstance.start(spec, spec.host.chromiumArgs, log);
 }
 
 function killGroup(pgid: number | null | undefined): void {
@@ -70,7 +70,7 @@ class WorkerInstance implements BenchInstance {
     readonly log: EventLog,
   ) {}
 
-  static async start(spec: InstanceSpec, entry: string | undefined, log: EventLog): Promise<WorkerInstance> {
+  static async start(spec: InstanceSpec, host: Extract<Host, { kind: 'worker' }>, log: EventLog): Promise<WorkerInstance> {
     const init: WorkerInit = {
       instanceId: spec.instanceId,
       sessionRoot: spec.sessionRoot,
@@ -78,8 +78,9 @@ class WorkerInstance implements BenchInstance {
       cachePath: join(spec.sessionRoot, '.cache'),
       authTimeoutMs: START_TIMEOUT_MS,
       fakeWeb: true,
+      browserSandbox: host.sandbox,
     };
-    const handle = await WorkerHandle.start({ init, startTimeoutMs: START_TIMEOUT_MS, onEvent: log.push, ...(entry ? { entry } : {}) });
+    const handle = await WorkerHandle.start({ init, startTimeoutMs: START_TIMEOUT_MS, onEvent: log.push, user: host.user });
     return new WorkerInstance(handle, log);
   }
 

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sleep } from '../../../lib/timeout.js';
 import { reapOrphans } from '../../../src/worker/reaper.js';
 import { profileDir } from '../../../src/worker/session-path.js';
-import { tempSessionRoot } from '../../support/workers.js';
+import type { WorkerUser } from '../../../src/worker/worker-user.js';
+import { tempSessionRoot, testWorkerUser } from '../../support/workers.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -13,8 +14,9 @@ afterEach(() => {
 });
 
 /** A long-running process whose command line looks like a browser on `profile`. */
-async function fakeBrowser(profile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', '--', `--user-data-dir=${profile}`], { stdio: 'ignore' });
+async function fakeBrowser(profile: string, user: WorkerUser | null = null): Promise<ChildProcess> {
+  const as = user ? { uid: user.uid, gid: user.gid } : {};
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)', '--', `--user-data-dir=${profile}`], { stdio: 'ignore', ...as });
   children.push(child);
   await sleep(100);
   return child;
@@ -33,6 +35,14 @@ describe('reapOrphans', () => {
     expect(orphan.signalCode).toBe('SIGKILL');
     expect(elsewhere.exitCode).toBeNull();
     expect(elsewhere.signalCode).toBeNull();
+  });
+
+  it.skipIf(testWorkerUser() === null)("kills a root supervisor's orphans that run as WORKER_USER", async () => {
+    const root = tempSessionRoot();
+    const orphan = await fakeBrowser(profileDir(root, 'as-worker-user'), testWorkerUser());
+    expect((await reapOrphans(root)).killedPids).toEqual([orphan.pid]);
+    await exited(orphan);
+    expect(orphan.signalCode).toBe('SIGKILL');
   });
 
   it('reaps only the named instance when given one', async () => {
