@@ -3,13 +3,13 @@ import { h } from './js/dom.js';
 import { renderFleetMemory, renderMeta, renderSummary } from './js/fleet-header.js';
 import { formatDuration } from './js/format.js';
 import { InstanceCard } from './js/instance-card.js';
-import { keepHistory, readMemoryReport } from './js/memory.js';
+import { keepHistory, readInstanceMemory, readMemoryReport } from './js/memory.js';
 import { FleetStream } from './js/stream.js';
 
 /*
  * The operator dashboard: one page, no build step. State lives here; cards and the header draw
- * it. Changes arrive over SSE; the only timed fetches are the memory report and /api/health,
- * every 30 s while the tab is visible. While the database is unreachable (an answer says
+ * it. Changes arrive over SSE; the only timed fetches are /api/health every 30 s and the memory
+ * report (the start gate's current measurement) every 5 s, while the tab is visible. While the database is unreachable (an answer says
  * `database: "down"`) a banner says so, the instances keep their live statuses (row-only fields
  * marked stale), and /api/health and the list are read every 5 s until the database is back.
  * A failed or hung request never stops the refreshing: every call has a timeout and every
@@ -19,6 +19,8 @@ import { FleetStream } from './js/stream.js';
 const KEY_STORAGE = 'wa-fleet.apiKey';
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SLOW_REFRESH_MS = 30_000;
+/** The memory report is the start gate's current measurement (at most a second old): read it often enough to follow a start. */
+const MEMORY_REFRESH_MS = 5_000;
 const DEGRADED_REFRESH_MS = 5_000;
 /** The periodic reads answer from memory: one that takes longer is not coming. */
 const READ_TIMEOUT_MS = 15_000;
@@ -169,8 +171,11 @@ function startLive() {
     setInterval(() => {
       if (document.visibilityState !== 'visible') return;
       void refreshHealth();
-      void refreshMemory();
     }, SLOW_REFRESH_MS),
+    setInterval(() => {
+      if (document.visibilityState !== 'visible') return;
+      void refreshMemory();
+    }, MEMORY_REFRESH_MS),
   );
 }
 
@@ -269,10 +274,10 @@ async function loadInstances() {
   drawSummary();
 }
 
-/** At most every 30 s: the report's samples are taken on that rhythm anyway. */
+/** At most every 5 s: the report is measured when asked (the start gate's measurement, cached a second). */
 async function refreshMemory() {
   clearTimeout(state.memoryTimer);
-  const wait = state.memoryAt + SLOW_REFRESH_MS - Date.now();
+  const wait = state.memoryAt + MEMORY_REFRESH_MS - Date.now();
   if (state.memoryAt && wait > 0) {
     state.memoryTimer = setTimeout(() => void refreshMemory(), wait);
     return;
@@ -306,10 +311,18 @@ function refreshSoon(id) {
 async function refreshInstance(id) {
   const seq = state.eventSeq.get(id) ?? 0;
   try {
-    const { database, instance } = await api('GET', `/api/instance/${encodeURIComponent(id)}/details`, undefined, { timeoutMs: READ_TIMEOUT_MS });
+    const { database, instance, memory } = await api('GET', `/api/instance/${encodeURIComponent(id)}/details`, undefined, { timeoutMs: READ_TIMEOUT_MS });
     noteDatabase(database);
     if ((state.eventSeq.get(id) ?? 0) !== seq) return refreshSoon(id);
     upsert(instance);
+    // The details carry the instance's current measurement: a fresh start shows its memory now, not at the next report.
+    const measured = readInstanceMemory(memory);
+    if (measured && state.memory) {
+      const previous = state.memory.byId.get(id);
+      if (measured.samples.length < 2 && previous) measured.samples = previous.samples;
+      state.memory.byId.set(id, measured);
+      state.cards.get(id)?.setMemory(measured);
+    }
     drawList();
   } catch (error) {
     if (error.status === 401) return authLost(error);

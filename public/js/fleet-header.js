@@ -59,6 +59,11 @@ export function renderFleetMemory(el, { memory, memoryError, fleetAlert }) {
       h('span', { text: `${formatBytes(fleet.totalBytes)} of ${formatBytes(fleet.capBytes)} cap (${Math.round(pct)}%)` }),
       h('span', { class: 'bar', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(pct), 'aria-label': 'fleet memory against its cap' }, fill),
       level !== 'ok' && h('span', { class: `badge tone-${level === 'critical' ? 'bad' : 'warn'}`, text: level }),
+      fleet.launching !== null &&
+        fleet.launchLimit !== null &&
+        h('span', { class: 'muted gate-launching', text: `launching ${fleet.launching}/${fleet.launchLimit}` }),
+      fleet.waiting > 0 &&
+        h('span', { class: 'badge tone-warn gate-waiting', title: fleet.refusingStarts ?? '', text: `${fleet.waiting} waiting to start` }),
     );
   }
   if (fleetAlert) children.push(h('span', { class: 'alert tone-warn', text: `${fleetAlert.level}: ${fleetAlert.message}` }));

@@ -68,9 +68,12 @@ function sparkline(samples) {
   );
 }
 
-function memoryView(memory, unavailable) {
+function memoryView(memory, unavailable, instance) {
   if (unavailable) return [h('span', { class: 'muted', text: 'unavailable' })];
-  if (!memory) return [h('span', { class: 'muted', text: 'no sample yet' })];
+  // A start waiting at the gate, or a launch not measurable yet, is not "not running" / 0 MiB.
+  if (instance?.admission?.waiting) return [h('span', { class: 'muted', text: 'waiting to start' })];
+  if (!memory) return [h('span', { class: 'muted', text: instance?.worker ? 'measuring…' : 'no sample yet' })];
+  if (memory.state === 'launching') return [h('span', { class: 'muted', text: 'starting (measured once its page has loaded)' })];
   if (!memory.running) return [h('span', { class: 'muted', text: 'not running' })];
   const trend =
     memory.trendMbPerHour === null ? null : `${memory.trendMbPerHour >= 0 ? '+' : ''}${memory.trendMbPerHour.toFixed(1)} MB/h`;
@@ -179,7 +182,7 @@ export class InstanceCard {
           fact('Enabled', ...rowValue(stale.has('enabled'), h('span', { class: 'enabled-value', text: enabled === null ? 'unknown' : enabled ? 'yes' : 'no' }))),
         fact('Last linked', ...rowValue(stale.has('lastConnectedAt'), ...lastLinked(i, enabled, stale, now))),
         i.webhookUrl && fact('Webhook', ...rowValue(stale.has('webhookUrl'), h('span', { class: 'webhook-url', text: i.webhookUrl }))),
-        fact('Memory', ...memoryView(this.memory, this.ctx.memoryUnavailable())),
+        fact('Memory', ...memoryView(this.memory, this.ctx.memoryUnavailable(), i)),
       ),
       stale.size > 0 &&
         h(
@@ -190,6 +193,13 @@ export class InstanceCard {
         ),
       this.alert && h('p', { class: 'alert tone-warn', text: `Memory ${this.alert.level}: ${this.alert.message}` }),
       i.waitingForHuman && h('p', { class: 'alert tone-bad', text: `Waiting for a human: ${i.waitingForHuman}` }),
+      i.admission?.waiting &&
+        h(
+          'p',
+          { class: 'alert tone-warn admission', dataset: { wait: i.admission.wait ?? '' } },
+          `Waiting to start (#${i.admission.position ?? '?'} in the start queue): ${i.admission.reason} · `,
+          since(i.admission.since, now),
+        ),
       i.lastError && h('p', { class: 'last-error', text: `Last error: ${i.lastError}` }),
     ];
     this.summary.replaceChildren(...parts.filter(Boolean));

@@ -58,6 +58,8 @@ function instanceEntry(entry, minSamples) {
     totalBytes: bytes(entry, 'total') ?? (worker === null && browser === null ? null : (worker ?? 0) + (browser ?? 0)),
     capUsedPercent: num(entry.capUsedPercent) ?? num(entry.capPercent),
     running: entry.running !== false,
+    // running | launching | waiting | stopped: a start in progress is not "not running".
+    state: typeof entry.state === 'string' ? entry.state : entry.running === false ? 'stopped' : 'running',
     trendMbPerHour: trustTrend ? (num(entry.trendMbPerHour) ?? num(trend.mbPerHour) ?? num(trend.slopeMbPerHour)) : null,
     leakReason: typeof entry.leakReason === 'string' ? entry.leakReason : null,
     leakSuspected: entry.leakSuspected === true || trend.leakSuspected === true,
@@ -74,7 +76,24 @@ function fleetEntry(fleet) {
   const capBytes = bytes(fleet, 'cap');
   if (totalBytes === null && capBytes === null) return null;
   const usedPercent = num(fleet.usedPercent) ?? (totalBytes !== null && capBytes ? (totalBytes / capBytes) * 100 : null);
-  return { totalBytes, capBytes, usedPercent, level: typeof fleet.level === 'string' ? fleet.level : null };
+  return {
+    totalBytes,
+    capBytes,
+    usedPercent,
+    level: typeof fleet.level === 'string' ? fleet.level : null,
+    // The start gate beside the measurement it decides on.
+    launching: num(fleet.launching),
+    launchLimit: num(fleet.launchLimit),
+    waiting: num(fleet.waiting),
+    expectedBytes: bytes(fleet, 'expected'),
+    refusingStarts: typeof fleet.refusingStarts === 'string' ? fleet.refusingStarts : null,
+    measuredAt: timeOf(fleet.measuredAt),
+  };
+}
+
+/** One instance's entry as `GET /api/instance/:id/details` gives it (`memory`), read like a report's. */
+export function readInstanceMemory(entry, minSamples = null) {
+  return entry && typeof entry === 'object' ? instanceEntry(entry, minSamples) : null;
 }
 
 /** The report as `{ fleet, byId: Map<id, entry> }`; instances may come as an array (with `id`) or keyed by id. */

@@ -95,6 +95,22 @@ export class Metrics {
         for (const h of fleet.list()) this.inc({ health: h.health });
       },
     });
+    new Gauge({
+      name: 'wafleet_starts_waiting',
+      help: 'Starts waiting at the start gate (fleet memory, launch concurrency)',
+      registers: [registry],
+      collect() {
+        this.set(fleet.gate.stats().waiting);
+      },
+    });
+    new Gauge({
+      name: 'wafleet_launches_in_progress',
+      help: 'Worker launches admitted by the start gate and not finished yet',
+      registers: [registry],
+      collect() {
+        this.set(fleet.gate.stats().launching);
+      },
+    });
     const transitions = new Counter({ name: 'wafleet_status_changes_total', help: 'Status changes by new status', labelNames: ['status'], registers: [registry] });
     const reconnects = new Counter({ name: 'wafleet_reconnects_total', help: 'Reconnects scheduled', registers: [registry] });
     const reconnectFailures = new Counter({ name: 'wafleet_reconnect_failures_total', help: 'Instances that reached the reconnect cap', registers: [registry] });

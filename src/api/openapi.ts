@@ -1,12 +1,16 @@
 /*
  * The OpenAPI document, generated from the zod schemas the routes validate with
  * (src/api/schemas.ts), so the two cannot drift. Long because it is a declarative list: one
- * registration per operation (21), each with its parameters, answers and error codes.
+ * registration per operation (27), each with its parameters, answers and error codes.
  */
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import {
+  apiKeyCreated,
+  apiKeyList,
+  apiKeyRevoked,
   createInstanceBody,
+  createKeyBody,
   demoDone,
   demoParams,
   errorResponse,
@@ -20,14 +24,18 @@ import {
   instanceEnvelope,
   instanceList,
   instanceRemoved,
+  instanceWritten,
+  keyParams,
   liveness,
   memoryReport,
   pairingCodeBody,
   pairingCodeView,
+  patchInstanceBody,
   qrView,
   streamToken,
   webhookIdParams,
   webhookRetried,
+  webhookSecretView,
 } from './schemas.js';
 import { ERRORS, type ErrorCode } from '../errors/index.js';
 
@@ -43,20 +51,29 @@ const API_KEY = 'apiKey';
 const STREAM_TOKEN = 'streamToken';
 const WITH_KEY = [{ [API_KEY]: [] }];
 
-type Tag = 'instances' | 'linking' | 'health' | 'events' | 'webhooks' | 'demo' | 'meta';
+type Tag = 'instances' | 'linking' | 'keys' | 'health' | 'events' | 'webhooks' | 'demo' | 'meta';
 
 const TAGS: Array<{ name: Tag; description: string }> = [
   { name: 'instances', description: 'Create, list, inspect, start, stop and delete WhatsApp Web sessions.' },
   { name: 'linking', description: 'Link a phone to an instance: by QR code or by pairing code.' },
+  {
+    name: 'keys',
+    description:
+      "Per-instance API keys (admin key only): a key reaches its own instance's routes and nothing else (403 FORBIDDEN_SCOPE). Shown once at creation; only a hash is stored.",
+  },
   { name: 'health', description: 'Liveness, the fleet overview, the health checks on demand and the memory report.' },
   { name: 'events', description: 'Server-Sent Events of status, QR, health and memory alerts.' },
-  { name: 'webhooks', description: 'Notifications that could not be delivered (dead-lettered), and sending them again.' },
+  { name: 'webhooks', description: "Webhook secrets, notifications that could not be delivered (dead-lettered), and sending them again." },
   { name: 'demo', description: 'Demo mode only (WA_FLEET_FAKE_WEB): drive the fake WhatsApp Web without a phone.' },
   { name: 'meta', description: 'This document and the Prometheus metrics.' },
 ];
 
-/** Codes every route behind the key may answer: the key's refusals, and the generic 500. */
-const GUARDED: ErrorCode[] = ['UNAUTHORIZED', 'TOO_MANY_ATTEMPTS', 'INTERNAL'];
+/**
+ * Codes every route behind the key may answer: the key's refusals (an instance's own key outside
+ * its instance is FORBIDDEN_SCOPE; one the database cannot check during an outage is
+ * DATABASE_UNAVAILABLE), and the generic 500.
+ */
+const GUARDED: ErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN_SCOPE', 'TOO_MANY_ATTEMPTS', 'DATABASE_UNAVAILABLE', 'INTERNAL'];
 /** A JSON body: unreadable, too large, or not matching its schema. */
 const BODY: ErrorCode[] = ['VALIDATION_FAILED', 'INVALID_JSON', 'BODY_TOO_LARGE'];
 /** An instance id in the path. */
@@ -147,8 +164,9 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     operationId: 'createInstance',
     summary: 'Create an instance (and start it, when enabled)',
     tag: 'instances',
+    description: 'Admin key only. With a `webhookUrl`, the answer carries the new webhook secret, once.',
     request: { body: { required: true, content: { 'application/json': { schema: createInstanceBody } } } },
-    responses: { 201: json('Created.', instanceEnvelope) },
+    responses: { 201: json('Created.', instanceWritten) },
     errors: [...BODY, 'INSTANCE_EXISTS', 'INSTANCE_LIMIT', 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE'],
   }),
   operation({
@@ -186,6 +204,62 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     request: { params: idParams },
     responses: { 200: json('Deleted.', instanceRemoved) },
     errors: [...ID, 'SHUTTING_DOWN', 'DATABASE_UNAVAILABLE'],
+  }),
+  operation({
+    method: 'patch',
+    path: '/api/instance/{id}',
+    operationId: 'updateInstance',
+    summary: "Change an instance's webhook URL (null or \"\" clears it)",
+    description:
+      "Recorded as one change with its event. A new URL gets a new webhook secret, in the answer once. Set with an instance's own key, the URL may not point at a loopback, private, link-local, CGNAT, unspecified or metadata address, nor at a name resolving to one (WEBHOOK_URL_FORBIDDEN); each delivery checks it again when it connects.",
+    tag: 'instances',
+    request: { params: idParams, body: { required: true, content: { 'application/json': { schema: patchInstanceBody } } } },
+    responses: { 200: json('The instance afterwards (with `webhookSecret` when a URL was set).', instanceWritten) },
+    errors: [...ID, ...BODY, 'WEBHOOK_URL_FORBIDDEN', 'SHUTTING_DOWN'],
+  }),
+  operation({
+    method: 'post',
+    path: '/api/instance/{id}/webhook-secret',
+    operationId: 'rotateWebhookSecret',
+    summary: "Replace the instance's webhook secret",
+    description: 'The new secret is in the answer, once. Deliveries still queued are signed with it when they are sent.',
+    tag: 'webhooks',
+    request: { params: idParams },
+    responses: { 200: json('The new secret.', webhookSecretView) },
+    errors: [...ID, 'WEBHOOK_NOT_SET', 'SHUTTING_DOWN'],
+  }),
+  operation({
+    method: 'post',
+    path: '/api/instance/{id}/keys',
+    operationId: 'createApiKey',
+    summary: 'Create an API key that reaches this instance only',
+    description: 'Admin key only. The key is in the answer once; only its SHA-256 is stored.',
+    tag: 'keys',
+    request: { params: idParams, body: { required: false, content: { 'application/json': { schema: createKeyBody } } } },
+    responses: { 201: json('The key, shown this once.', apiKeyCreated) },
+    errors: [...ID, ...BODY, 'SHUTTING_DOWN'],
+  }),
+  operation({
+    method: 'get',
+    path: '/api/instance/{id}/keys',
+    operationId: 'listApiKeys',
+    summary: "The instance's API keys (never the keys themselves)",
+    description: 'Admin key only.',
+    tag: 'keys',
+    request: { params: idParams },
+    responses: { 200: json('The keys.', apiKeyList) },
+    errors: ID,
+  }),
+  operation({
+    method: 'delete',
+    path: '/api/instance/{id}/keys/{keyId}',
+    operationId: 'revokeApiKey',
+    summary: 'Revoke an API key',
+    description: 'Admin key only. The key stops working at once on this supervisor (within 30 s on others sharing the database).',
+    tag: 'keys',
+    request: { params: keyParams },
+    responses: { 200: json('Revoked.', apiKeyRevoked) },
+    errors: [...ID, 'KEY_NOT_FOUND', 'SHUTTING_DOWN'],
   }),
   operation({
     method: 'get',
@@ -272,6 +346,17 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     errors: ['VALIDATION_FAILED'],
   }),
   operation({
+    method: 'get',
+    path: '/api/instance/{id}/webhooks/failed',
+    operationId: 'listInstanceFailedWebhooks',
+    summary: "Dead-lettered webhooks bound for this instance's own URL, newest first",
+    description: 'With an instance\'s own key, `lastError` is the receiver\'s HTTP status or "unreachable", never the network detail.',
+    tag: 'webhooks',
+    request: { params: idParams, query: failedWebhooksQuery },
+    responses: { 200: json('The dead-lettered webhooks.', failedWebhookList) },
+    errors: ID,
+  }),
+  operation({
     method: 'post',
     path: '/api/webhooks/{id}/retry',
     operationId: 'retryWebhook',
@@ -316,7 +401,12 @@ export type OpenApiDocument = GeneratedDocument & { paths: NonNullable<Generated
 /** The OpenAPI 3.1 document of the API, generated from API_OPERATIONS and the schemas they name. */
 export function openApiDocument(version: string): OpenApiDocument {
   const registry = new OpenAPIRegistry();
-  registry.registerComponent('securitySchemes', API_KEY, { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API_KEY from the environment.' });
+  registry.registerComponent('securitySchemes', API_KEY, {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: "API_KEY from the environment (everything), or an instance's own key from POST /api/instance/{id}/keys (that instance's routes only).",
+  });
   registry.registerComponent('securitySchemes', STREAM_TOKEN, {
     type: 'apiKey',
     in: 'query',

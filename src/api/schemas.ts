@@ -64,6 +64,32 @@ export const webhookIdParams = z.object({
     .meta({ description: 'The outbox row id, as `GET /api/webhooks/failed` lists it.', example: '42' }),
 });
 
+export const patchInstanceBody = z
+  .strictObject({
+    webhookUrl: z
+      .union([z.literal(''), z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048)])
+      .nullable()
+      .meta({
+        description:
+          "Where this instance's notifications go; null or \"\" clears it. A new URL gets a new webhook secret, returned once. Set with an instance's own key, it may not point at a loopback, private, link-local, CGNAT or metadata address, or a name resolving to one.",
+      }),
+  })
+  .meta({ id: 'PatchInstance' });
+
+export const createKeyBody = z
+  .strictObject({
+    label: z.string().min(1).max(100).optional().meta({ description: 'A name to tell keys apart by; shown in the list.', example: 'crm-integration' }),
+  })
+  .meta({ id: 'CreateApiKey' });
+
+export const keyParams = z.object({
+  id: instanceId,
+  keyId: z
+    .string()
+    .regex(/^key_[0-9a-f]{16}$/, 'must be a key id (key_ and 16 hex digits)')
+    .meta({ description: 'The key id, as the list shows it.', example: 'key_0123456789abcdef' }),
+});
+
 // ---------------------------------------------------------------------------------------------
 // Responses: what src/api/views.ts, the routes and the checks answer.
 
@@ -101,6 +127,16 @@ export const instanceView = z
     reconnectAttempts: z.number().int(),
     nextReconnectAt: timestamp.nullable(),
     waitingForHuman: z.string().nullable().meta({ description: 'A reason that forbids reconnecting (LOGOUT, BANNED, …): the instance waits for a human.' }),
+    admission: z
+      .object({
+        waiting: z.literal(true),
+        reason: z.string().meta({ example: 'fleet memory 1.9 GiB + 200 MiB expected > cap 2.0 GiB' }),
+        wait: z.enum(['critical', 'memory', 'launches']).meta({ description: 'What it waits for: fleet memory at its critical level, room under the cap, or a launch slot (LAUNCH_CONCURRENCY).' }),
+        since: timestamp,
+        position: z.number().int().meta({ description: 'Place in the start queue, 1 for the oldest (served first).' }),
+      })
+      .nullable()
+      .meta({ description: 'A start waiting at the start gate, and why; null when none waits. The status stays what it was until the start is admitted.' }),
     phone: z.object({ wid: z.string().nullable(), pushName: z.string().nullable() }).meta({ description: 'The linked phone.' }),
     webhookUrl: z.string().nullable(),
     worker: z
@@ -137,6 +173,8 @@ export const instanceMemory = z
   .object({
     instanceId: z.string(),
     running: z.boolean(),
+    state: z.enum(['running', 'launching', 'waiting', 'stopped']).meta({ description: 'Measured, being launched (not measurable yet), waiting at the start gate, or without a worker.' }),
+    admission: z.object({ reason: z.string(), since: timestamp }).nullable().meta({ description: 'Why its start waits at the start gate; null unless `state` is `waiting`.' }),
     sampledAt: timestamp.nullable(),
     workerPssMb: mb.nullable(),
     workerRssMb: mb.nullable(),
@@ -202,7 +240,7 @@ export const healthOverview = z
     database: databaseState,
     instances: z.object({ total: z.number().int(), byStatus: countBy('connection status'), byHealth: countBy('health') }),
     loops: z.object({ health: loopStats, deep: loopStats, recovery: loopStats, memory: loopStats, memorySample: loopStats }),
-    startsRefused: z.string().nullable().meta({ description: 'Why new starts are refused (fleet memory critical); null when they are not.' }),
+    startsRefused: z.string().nullable().meta({ description: 'Why the start gate admits no start for memory now (critical level, or no room under the cap); null when memory allows one.' }),
     journalPending: z.number().int().meta({ description: 'Changes waiting for the database to come back (every one is written when it does).' }),
   })
   .meta({ id: 'HealthOverview' });
@@ -232,7 +270,19 @@ export const healthCheckResult = z
 export const memoryReport = z
   .object({
     sampledAt: timestamp.nullable(),
-    fleet: z.object({ totalMb: mb, capMb: mb, usedPercent: z.number(), level: z.string(), refusingStarts: z.string().nullable() }),
+    fleet: z.object({
+      totalMb: mb,
+      capMb: mb,
+      usedPercent: z.number(),
+      level: z.string(),
+      refusingStarts: z.string().nullable().meta({ description: 'Why the start gate admits no start for memory now; null when memory allows one.' }),
+      measuredAt: timestamp.meta({ description: 'When the figures were read from /proc: the start gate’s measurement, at most a second old.' }),
+      expectedMb: mb.meta({ description: 'Expected cost of one more instance.' }),
+      expectedFrom: z.enum(['median', 'setting']).meta({ description: 'The median of the running CONNECTED/QR_REQUIRED instances, or INSTANCE_EXPECTED_MB.' }),
+      launching: z.number().int().meta({ description: 'Launches in progress.' }),
+      launchLimit: z.number().int().meta({ description: 'LAUNCH_CONCURRENCY.' }),
+      waiting: z.number().int().meta({ description: 'Starts waiting at the start gate.' }),
+    }),
     supervisor: z.object({ heapUsedMb: mb, heapTotalMb: mb, rssMb: mb, pssMb: mb.nullable() }).nullable(),
     thresholds: z.object({
       instanceCapMb: mb,
@@ -272,3 +322,35 @@ export const failedWebhookList = z.object({ failed: z.array(failedWebhook) }).me
 export const webhookRetried = z.object({ id: z.number().int(), status: z.literal('pending') }).meta({ id: 'WebhookRetried' });
 
 export const demoDone = z.object({ id: z.string(), action: z.enum(DEMO_ACTIONS), done: z.literal(true) }).meta({ id: 'DemoDone' });
+
+const webhookSecret = z
+  .string()
+  .meta({ description: 'The secret that signs this instance\'s webhooks (X-Signature). Shown once: store it now; rotate it to get a new one.' });
+
+export const instanceWritten = z
+  .object({ instance: instanceView, webhookSecret: webhookSecret.optional() })
+  .meta({ id: 'InstanceWritten', description: 'The instance; with `webhookSecret` when this request gave it a webhook URL (and so a new secret).' });
+
+export const webhookSecretView = z.object({ webhookSecret }).meta({ id: 'WebhookSecret' });
+
+export const apiKeyCreated = z
+  .object({
+    keyId: z.string(),
+    key: z.string().meta({ description: "The key for X-API-Key: shown once, only its hash is kept. It reaches this instance's routes only." }),
+    label: z.string().nullable(),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'ApiKeyCreated' });
+
+export const apiKeyInfo = z
+  .object({
+    keyId: z.string(),
+    label: z.string().nullable(),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable().meta({ description: 'Last use, to within 30 s; null when never used.' }),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const apiKeyList = z.object({ keys: z.array(apiKeyInfo) }).meta({ id: 'ApiKeyList' });
+
+export const apiKeyRevoked = z.object({ revoked: z.string() }).meta({ id: 'ApiKeyRevoked' });

@@ -25,6 +25,7 @@ export function instanceView(row: Instance | null, handle: InstanceHandle | unde
     reconnectAttempts: live?.reconnectAttempts ?? row?.reconnectAttempts ?? 0,
     nextReconnectAt: iso(live?.nextReconnectAt),
     waitingForHuman: live?.blockedBy ?? null,
+    admission: live?.admission ? { ...live.admission, since: live.admission.since.toISOString() } : null,
     phone: { wid: live?.wid ?? row?.wid ?? null, pushName: live?.pushName ?? row?.pushName ?? null },
     webhookUrl: row?.webhookUrl ?? null,
     worker: live?.workerPid

@@ -1,6 +1,5 @@
 import { CronLoop, intervalToCron, type CronLoopStats } from '../../lib/cron-loop.js';
 import { coerceError } from '../../lib/errors.js';
-import type { ProcMemory } from '../../lib/proc-memory.js';
 import { ConnectionStatus, type Health } from '../domain/instance.js';
 import { Category, type Logger } from '../logger/index.js';
 import type { Fleet } from '../supervisor/fleet.js';
@@ -10,7 +9,7 @@ import { pingProbe } from './health-loop.js';
 import { Judge } from './judge.js';
 import { MemoryCheck } from './memory-loop.js';
 import { memoryReport, type MemoryReport } from './memory-report.js';
-import { MemorySampler } from './memory-sampler.js';
+import type { MemorySampler } from './memory-sampler.js';
 import { Observations } from './observations.js';
 import { ProbeCheck } from './probe-check.js';
 import { Recoverer } from './recoverer.js';
@@ -22,8 +21,6 @@ export interface ChecksOptions {
   fleet: Fleet;
   log: Logger;
   settings: CheckSettings;
-  /** /proc reader; tests may lay out a fake one. */
-  proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>;
 }
 
 export type LoopName = 'health' | 'deep' | 'recovery' | 'memory' | 'memorySample';
@@ -32,6 +29,7 @@ export interface ChecksStats {
   loops: Record<LoopName, CronLoopStats>;
   /** Instances a recovery or a memory restart owns right now. */
   recovering: string[];
+  /** Why the start gate admits no start for memory now; null when memory allows one. */
   startsRefused: string | null;
 }
 
@@ -80,7 +78,9 @@ export class Checks {
       busy: (id) => this.inProgress.has(id),
       exclusive: (id, work) => this.exclusive(id, work),
     };
-    this.sampler = new MemorySampler(settings.memory.leak.windowMs, options.proc);
+    // The fleet's sampler: the start gate measures with it, so the report shows what the gate decides on.
+    this.sampler = fleet.memory;
+    this.sampler.retain(settings.memory.leak.windowMs);
     this.recoverer = new Recoverer({ fleet, observations: this.observations, settings, log: this.log });
     const judge = new Judge(ctx, (id, verdict) => void this.recover(id, verdict));
     const health = new ProbeCheck(ctx, judge, pingProbe(ctx));
@@ -196,9 +196,24 @@ export class Checks {
     });
   }
 
-  /** `GET /api/memory/report`: from the latest samples, never sampling on request. */
+  /**
+   * `GET /api/memory/report`: the start gate's current measurement (read from /proc at most once
+   * a second, whoever asks), the policy's verdicts on it, and the gate's queue.
+   */
   memoryReport(): MemoryReport {
-    return memoryReport(this.memory.decide(), this.sampler, this.options.settings, this.options.fleet.startsRefused);
+    const { fleet } = this.options;
+    const measurement = fleet.measureMemory();
+    const handles = fleet.list();
+    return memoryReport(this.memory.decide(Date.now(), handles), this.sampler, this.options.settings, {
+      refusingStarts: fleet.gate.memoryRefusal(measurement),
+      measurement,
+      gate: fleet.gate.stats(),
+      launching: fleet.gate.launchingIds(),
+      waiting: handles.flatMap((h) => {
+        const w = h.live.admission;
+        return w ? [{ id: h.id, reason: w.reason, since: w.since }] : [];
+      }),
+    });
   }
 
   private sampleMemory(): void {

@@ -30,7 +30,8 @@ const mb = (bytes: number): number => Math.round((bytes / BYTES_PER_MB) * 10) / 
 
 /**
  * The memory loop's tick: `decideMemory` over the sampler's latest readings, then act. The fleet
- * level is announced when it changes and sets the start guard (critical: no new starts); an
+ * level is announced when it changes (starts at the critical level are refused by the fleet's
+ * start gate, on its own measurement taken at each decision: one place decides); an
  * instance over its cap, leaking, or the largest of a critical fleet is restarted at the next
  * safe moment (CONNECTED or QR_REQUIRED, no recovery running). A suspected leak is first given a
  * forced GC (worker and page) and a fresh sample: only a leak that survives it is acted on.
@@ -60,8 +61,6 @@ export class MemoryCheck {
   async tick(signal: AbortSignal): Promise<void> {
     const decision = this.decide();
     this.announceLevel(decision);
-    const { fleet } = this.ctx;
-    fleet.refuseStarts(decision.refuseNewStarts ? `fleet memory at ${Math.round(decision.fleet.usedPercent)}% of its cap` : null);
     for (const d of decision.instances) {
       if (signal.aborted) return;
       if (d.action !== 'none') await this.act(d, d.action);
@@ -118,7 +117,9 @@ export class MemoryCheck {
       this.sampler.forget(d.id);
       // Polite: the worker is not the suspect, so its client is destroyed properly and the session saved.
       await handle.stop('restart');
-      await handle.start(`memory_${level}`);
+      fleet.gate.poke();
+      // Through the start gate like any start; when it must wait, the loop does not wait with it.
+      await handle.requestStart(`memory_${level}`);
     });
   }
 

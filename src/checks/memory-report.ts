@@ -1,3 +1,4 @@
+import type { FleetMemoryMeasurement, StartGateStats } from '../supervisor/start-gate.js';
 import type { MemorySampler } from './memory-sampler.js';
 import { BYTES_PER_MB, type MemoryDecision } from './memory-policy.js';
 import type { CheckSettings } from './settings.js';
@@ -6,9 +7,15 @@ const mb = (bytes: number | null): number | null => (bytes === null ? null : Mat
 const round1 = (x: number | null): number | null => (x === null ? null : Math.round(x * 10) / 10);
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
+/** Where an instance stands as to memory: measured, being launched (not measurable yet), waiting at the start gate, or without a worker. */
+export type InstanceMemoryState = 'running' | 'launching' | 'waiting' | 'stopped';
+
 export interface InstanceMemoryReport {
   instanceId: string;
   running: boolean;
+  state: InstanceMemoryState;
+  /** Why its start waits at the gate, and since when; null unless `state` is `waiting`. */
+  admission: { reason: string; since: string } | null;
   sampledAt: string | null;
   workerPssMb: number | null;
   workerRssMb: number | null;
@@ -24,9 +31,35 @@ export interface InstanceMemoryReport {
   samples: number;
 }
 
+export interface FleetMemoryReport {
+  totalMb: number;
+  capMb: number;
+  usedPercent: number;
+  level: string;
+  refusingStarts: string | null;
+  /** When the figures were read from /proc (the start gate's measurement, at most a second old). */
+  measuredAt: string;
+  /** Expected cost of one more instance, and whether it is the running instances' `median` or the `setting`. */
+  expectedMb: number;
+  expectedFrom: 'median' | 'setting';
+  launching: number;
+  launchLimit: number;
+  waiting: number;
+}
+
+/** What the start gate says beside the measurement. */
+export interface AdmissionFacts {
+  refusingStarts: string | null;
+  measurement: FleetMemoryMeasurement;
+  gate: StartGateStats;
+  /** Instances whose admitted launch is in progress. */
+  launching: readonly string[];
+  waiting: ReadonlyArray<{ id: string; reason: string; since: Date }>;
+}
+
 export interface MemoryReport {
   sampledAt: string | null;
-  fleet: { totalMb: number; capMb: number; usedPercent: number; level: string; refusingStarts: string | null };
+  fleet: FleetMemoryReport;
   supervisor: { heapUsedMb: number; heapTotalMb: number; rssMb: number; pssMb: number | null } | null;
   thresholds: {
     instanceCapMb: number;
@@ -41,10 +74,20 @@ export interface MemoryReport {
   instances: InstanceMemoryReport[];
 }
 
-/** `GET /api/memory/report`: the latest samples and the policy's verdicts on them, in MB. Pure. */
-export function memoryReport(decision: MemoryDecision, sampler: MemorySampler, settings: CheckSettings, refusingStarts: string | null): MemoryReport {
+function stateOf(running: boolean, id: string, admission: AdmissionFacts): InstanceMemoryState {
+  if (running) return 'running';
+  if (admission.waiting.some((w) => w.id === id)) return 'waiting';
+  return admission.launching.includes(id) ? 'launching' : 'stopped';
+}
+
+/**
+ * `GET /api/memory/report`: the start gate's current measurement and the policy's verdicts on
+ * it, in MB, with the gate's queue. Pure.
+ */
+export function memoryReport(decision: MemoryDecision, sampler: MemorySampler, settings: CheckSettings, admission: AdmissionFacts): MemoryReport {
   const supervisor = sampler.supervisor;
   const { memory } = settings;
+  const waiting = new Map(admission.waiting.map((w) => [w.id, w]));
   return {
     sampledAt: iso(supervisor?.at),
     fleet: {
@@ -52,7 +95,13 @@ export function memoryReport(decision: MemoryDecision, sampler: MemorySampler, s
       capMb: mb(decision.fleet.capBytes) ?? 0,
       usedPercent: round1(decision.fleet.usedPercent) ?? 0,
       level: decision.fleet.level,
-      refusingStarts,
+      refusingStarts: admission.refusingStarts,
+      measuredAt: new Date(admission.measurement.at).toISOString(),
+      expectedMb: mb(admission.measurement.expectedBytes) ?? 0,
+      expectedFrom: admission.measurement.expectedFrom,
+      launching: admission.gate.launching,
+      launchLimit: admission.gate.limit,
+      waiting: admission.gate.waiting,
     },
     supervisor: supervisor && {
       heapUsedMb: mb(supervisor.heapUsedBytes) ?? 0,
@@ -72,9 +121,12 @@ export function memoryReport(decision: MemoryDecision, sampler: MemorySampler, s
     },
     instances: decision.instances.map((d) => {
       const latest = sampler.latest(d.id);
+      const wait = waiting.get(d.id);
       return {
         instanceId: d.id,
         running: d.running,
+        state: stateOf(d.running, d.id, admission),
+        admission: wait ? { reason: wait.reason, since: wait.since.toISOString() } : null,
         sampledAt: iso(latest?.at),
         workerPssMb: mb(d.workerPssBytes),
         workerRssMb: mb(latest?.workerRssBytes ?? null),

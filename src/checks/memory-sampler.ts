@@ -41,8 +41,11 @@ const MAX_SAMPLES = 5_000;
 
 /**
  * Keeps the latest memory reading and a windowed PSS history per instance, read from /proc
- * (smaps_rollup): no process is spawned per sample. The report and the memory loop read what
- * is held here; nothing samples on demand.
+ * (smaps_rollup): no process is spawned per sample. Two cadences: the memory-sample loop's
+ * `sampleAll` adds to the history the leak trend is computed from; the start gate's measurement
+ * (Fleet.measureMemory: `prune`, then `sampleOne` without recording) refreshes only the latest
+ * readings, so the gate, the memory report and the dashboard all read the same current figures
+ * without changing the trend's rhythm.
  */
 export class MemorySampler {
   private readonly series = new Map<string, Series>();
@@ -50,21 +53,35 @@ export class MemorySampler {
   private readonly proc: Pick<ProcMemory, 'readMemory' | 'sampleTree'>;
 
   constructor(
-    private readonly windowMs: number,
+    private windowMs: number,
     proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>,
   ) {
     this.proc = proc ?? { readMemory, sampleTree };
   }
 
+  /** Keeps at least `windowMs` of history (the checks' leak window may be longer than the fleet's default). */
+  retain(windowMs: number): void {
+    this.windowMs = Math.max(this.windowMs, windowMs);
+  }
+
   /** Samples every target with a worker; instances without one lose their series (not running, nothing to trend). */
   sampleAll(targets: readonly SampleTarget[], now = Date.now()): void {
+    this.readAll(targets, now, true);
+  }
+
+  /** Instances not in `running` lose their series (no worker: nothing to measure or trend). */
+  prune(running: ReadonlySet<string>): void {
+    for (const id of this.series.keys()) if (!running.has(id)) this.series.delete(id);
+  }
+
+  private readAll(targets: readonly SampleTarget[], now: number, record: boolean): void {
     const running = new Set<string>();
     for (const target of targets) {
       if (target.workerPid === null) continue;
       running.add(target.id);
-      this.sampleOne(target, now);
+      this.sampleOne(target, now, record);
     }
-    for (const id of this.series.keys()) if (!running.has(id)) this.series.delete(id);
+    this.prune(running);
     const usage = process.memoryUsage();
     this.supervisorMemory = {
       at: now,
@@ -75,8 +92,8 @@ export class MemorySampler {
     };
   }
 
-  /** One instance now (after a forced GC); returns the reading, or null without a worker. */
-  sampleOne(target: SampleTarget, now = Date.now()): MemorySample | null {
+  /** One instance now (after a forced GC); returns the reading, or null without a worker. `record`: add it to the history. */
+  sampleOne(target: SampleTarget, now = Date.now(), record = true): MemorySample | null {
     if (target.workerPid === null) return null;
     const worker = this.proc.readMemory(target.workerPid);
     const browser = target.browserPid === null ? null : this.proc.sampleTree(target.browserPid);
@@ -97,7 +114,7 @@ export class MemorySampler {
       this.series.set(target.id, series);
     }
     series.latest = sample;
-    if (sample.workerPssBytes !== null || sample.browserPssBytes !== null) {
+    if (record && (sample.workerPssBytes !== null || sample.browserPssBytes !== null)) {
       series.history.push({ t: now, v: (sample.workerPssBytes ?? 0) + (sample.browserPssBytes ?? 0) });
     }
     const from = now - this.windowMs;

@@ -93,6 +93,7 @@ export class Observations {
       recoveryFailures: o.recovery.failures,
       nextReconnectAt: live.nextReconnectAt?.getTime() ?? null,
       bootQueued: live.bootQueued,
+      admissionWaiting: live.admission !== null,
     };
   }
 }

@@ -9,7 +9,12 @@ import type { Verdict } from './verdict.js';
 
 const FAILED: readonly ConnectionStatus[] = [ConnectionStatus.DISCONNECTED, ConnectionStatus.AUTH_FAILURE];
 
-export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'aborted';
+/**
+ * `deferred`: the rung's new worker waits at the start gate (fleet memory, launch concurrency).
+ * Not a failure: the ladder stops there, counts nothing against the instance (a wait for memory
+ * must never climb to the cleanup that wipes a session), and the start goes ahead when admitted.
+ */
+export type StepOutcome = 'succeeded' | 'failed' | 'timed_out' | 'aborted' | 'deferred';
 
 export interface StepRecord {
   step: RecoveryStep;
@@ -71,7 +76,7 @@ export class Recoverer {
       const step = requested === RecoveryStep.SOFT && !handle.currentWorker ? RecoveryStep.HARD : requested;
       const record = await this.runStep(id, step, requested, verdict, linked, history.failures + 1, signal);
       records.push(record);
-      if (record.outcome === 'aborted') break;
+      if (record.outcome === 'aborted' || record.outcome === 'deferred') break;
       if (step === RecoveryStep.CLEANUP) {
         // Whatever its outcome, the session is gone: the instance now waits for a scan, not for more rungs.
         history.lastStep = step;
@@ -113,7 +118,9 @@ export class Recoverer {
           : step === RecoveryStep.HARD
             ? fleet.hardRestart(id, reason)
             : fleet.cleanup(id, verdict.reason);
-      if (!(await settlesBefore(action, deadline))) outcome = 'timed_out';
+      const settled = await settlesBefore(action, deadline);
+      if (step !== RecoveryStep.SOFT && fleet.handle(id).waitingForAdmission) outcome = 'deferred';
+      else if (!settled) outcome = 'timed_out';
       // A hard restart or cleanup whose new worker did not start has failed, whatever comes later (a reconnect's doing).
       else if (step !== RecoveryStep.SOFT && !fleet.handle(id).currentWorker) outcome = 'failed';
       else outcome = await watch.within(Math.max(1_000, deadline - Date.now()));
@@ -127,7 +134,7 @@ export class Recoverer {
     this.counts.set(`${step}:${outcome}`, (this.counts.get(`${step}:${outcome}`) ?? 0) + 1);
     const level = outcome === 'succeeded' ? 'info' : 'warn';
     log[level](`recovery ${step} ${outcome} in ${record.durationMs} ms`, { instanceId: id, health: verdict.health, reason: verdict.reason, ...(error ? { error } : {}) });
-    const severity = step === RecoveryStep.CLEANUP ? 'HIGH' : outcome === 'succeeded' ? 'LOW' : 'MEDIUM';
+    const severity = step === RecoveryStep.CLEANUP ? 'HIGH' : outcome === 'succeeded' || outcome === 'deferred' ? 'LOW' : 'MEDIUM';
     await fleet.journal.record({
       instanceId: id,
       event: {

@@ -26,7 +26,8 @@ export function dueForStart(handle: Pick<InstanceHandle, 'hasWorker' | 'live'>, 
 /**
  * The recovery loop's tick: what events missed. Enabled instances without a worker are started,
  * and a row whose status disagrees with the live one is corrected (the discrepancy recorded).
- * No starts while the memory guard refuses them.
+ * Its starts go through the fleet's start gate like any other (memory, launch concurrency); a
+ * start that waits there keeps its place and the tick goes on.
  */
 export class RecoveryCheck {
   constructor(private readonly ctx: CheckContext) {}
@@ -49,10 +50,10 @@ export class RecoveryCheck {
           log.warn(`database said ${row.connectionStatus}, live status is ${live.status}: row corrected`, { instanceId: handle.id });
         }
       }
-      if (fleet.startsRefused === null && dueForStart(handle, row.enabled, Date.now())) {
+      if (dueForStart(handle, row.enabled, Date.now())) {
         result.started.push(handle.id);
         log.info('enabled without a worker: starting', { instanceId: handle.id, status: live.status, reason: live.reason });
-        await handle.start('recovery');
+        await handle.requestStart('recovery');
       }
     });
     return result;

@@ -33,6 +33,8 @@ export interface VerdictInput {
   nextReconnectAt?: number | null;
   /** Waiting for its turn in the boot queue (a RECONNECTING that no timer will start: the boot will). */
   bootQueued?: boolean;
+  /** Its start waits at the fleet's start gate (memory, launch concurrency): no worker yet, none missing. */
+  admissionWaiting?: boolean;
 }
 
 export interface VerdictRules {
@@ -135,7 +137,9 @@ function errorBudgetVerdict(input: VerdictInput, rules: VerdictRules, since = -I
  *  3. blocked by a no-reconnect reason, or AUTH_FAILURE   → disconnected `blocked_<reason>` / `auth_failure`
  *  4. recoveryFailures >= maxRecoveryAttempts             → corrupted `recovery_failed_<n>x`
  *  5. QR_REQUIRED                                         → disconnected `qr_required`
- *  6. RECONNECTING, waiting in the boot queue             → disconnected `boot_queued`
+ *  6. a start waiting at the start gate (any status
+ *     but CONNECTED)                                      → disconnected `waiting_for_admission`
+ *     RECONNECTING, waiting in the boot queue             → disconnected `boot_queued`
  *     INITIALIZING / LOADING / RECONNECTING held longer
  *     than stuckAfterMs (RECONNECTING: counted from when
  *     its pending reconnect is due)                       → stuck `stuck_in_<STATUS>_<s>s`
@@ -178,6 +182,8 @@ export function healthVerdict(input: VerdictInput, rules: VerdictRules): Verdict
   // A long boot queue (hundreds of instances, REHYDRATE_CONCURRENCY at a time) is waited out,
   // like a long backoff: restarting a queued instance early is the burst the queue prevents.
   if (input.status === RECONNECTING && input.bootQueued) return { health: Health.DISCONNECTED, reason: 'boot_queued' };
+  // Likewise a start waiting for memory or a launch slot: recovering it would only queue it again.
+  if (input.admissionWaiting && input.status !== CONNECTED) return { health: Health.DISCONNECTED, reason: 'waiting_for_admission' };
   const reconnectDue = input.status === RECONNECTING ? (input.nextReconnectAt ?? null) : null;
   const heldMs = Math.max(0, input.now - Math.max(input.statusSince, reconnectDue ?? -Infinity));
   if (TRANSITIONAL_STATUSES.includes(input.status) && heldMs > rules.stuckAfterMs) {

@@ -1,6 +1,8 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { coerceError } from '../../lib/errors.js';
+import type { ProcMemory } from '../../lib/proc-memory.js';
+import { MemorySampler } from '../checks/memory-sampler.js';
 import type { Config } from '../config/index.js';
 import { listEvents } from '../db/events.js';
 import { InstancesRepository } from '../db/instances-repository.js';
@@ -11,10 +13,14 @@ import { Category, type Logger } from '../logger/index.js';
 import { WorkerHandle, type WorkerClient } from '../worker/handle.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
+import { grantStorage } from '../worker/worker-storage.js';
+import { resolveWorkerUser } from '../worker/worker-user.js';
+import { BYTES_PER_MIB, expectedCost } from './admission.js';
 import { FleetEventBus } from './event-bus.js';
 import { InstanceHandle, type InstanceSettings, type WorkerLauncher } from './instance/handle.js';
 import { creation, Journal } from './journal.js';
 import { rehydrate } from './rehydrate.js';
+import { StartGate, type FleetMemoryMeasurement } from './start-gate.js';
 
 export interface FleetOptions {
   config: Config;
@@ -22,12 +28,32 @@ export interface FleetOptions {
   log: Logger;
   /** How workers are started; defaults to real workers on whatsapp-web.js. Tests pass stand-ins. */
   launch?: WorkerLauncher;
+  /** /proc reader for the memory measurement; tests may lay out a fake one. */
+  proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>;
 }
+
+/** A running instance's reading older than this is read again by the next measurement (within its budget). */
+export const MEASURE_MAX_AGE_MS = 1_000;
+/**
+ * /proc time one measurement may spend re-reading instances it has already read. smaps_rollup
+ * walks every mapping of a process: about 3 ms per process on a loaded 2-core machine, so 40
+ * Chromium trees (~280 processes) cost most of a second; read in full on every decision, that is
+ * an event loop the API cannot answer in. New workers are always read at once, outside the budget.
+ */
+const MEASURE_BUDGET_MS = 25;
+/** The same workers asked again this soon get the same measurement (a burst of decisions, a report and a health read). */
+const MEASURE_REUSE_MS = 250;
 
 /** Time the fleet's stop gives the journal to write what waits, before the pool closes. */
 const DRAIN_BUDGET_MS = 3_000;
 
+/**
+ * Real workers. As root they run as WORKER_USER, resolved and given the session storage once
+ * here, so a missing user or an unreachable folder stops the boot with one line.
+ */
 function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
+  const user = resolveWorkerUser(config.workerUser);
+  if (user) grantStorage(user, sessionRoot, config.cachePath);
   return (instanceId, listener) =>
     WorkerHandle.start({
       init: {
@@ -37,8 +63,10 @@ function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
         cachePath: resolve(config.cachePath),
         authTimeoutMs: config.webLoadTimeoutMs,
         fakeWeb: config.waFleetFakeWeb,
+        browserSandbox: config.browserSandbox === 'on',
       },
       startTimeoutMs: config.workerStartTimeoutMs,
+      user,
       ...listener,
     });
 }
@@ -47,8 +75,9 @@ function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
  * The supervisor of every instance: one InstanceHandle per instance, the journal every change
  * goes through, and the event bus it announces on. Starts and stops the handles in order. Reads
  * of the rows go through here too (`rows`, `row`, `recentEvents`): nobody queries around it.
- * Just over 300 lines: it is the one door for every operation on an instance (create, enable,
- * disable, restart, logout, remove, the checks' restarts and reconciliation), each a few lines.
+ * About 400 lines: it is the one door for every operation on an instance (create, enable,
+ * disable, restart, logout, remove, the checks' restarts and reconciliation), each a few lines,
+ * and it owns the start gate and the memory measurement the gate decides on.
  */
 export class Fleet {
   readonly events: FleetEventBus;
@@ -65,8 +94,15 @@ export class Fleet {
   /** Aborted by stop(): a boot still bringing instances back starts no more of them. */
   private readonly stopping = new AbortController();
   private rehydration: Promise<void> = Promise.resolve();
-  /** Set by the memory loop while the fleet is over its critical memory level; null when starts are allowed. */
-  private startRefusal: string | null = null;
+  /**
+   * The one start gate: every launch of every instance (create, enable, restart, reconnect, boot,
+   * recovery, memory restart, QR request) is admitted by it, on launch concurrency and on the
+   * fleet's memory measured now.
+   */
+  readonly gate: StartGate;
+  /** Per-instance memory readings: the gate's measurement, the memory loop's history, the report. */
+  readonly memory: MemorySampler;
+  private measurement: { value: FleetMemoryMeasurement; of: string } | null = null;
 
   constructor(private readonly options: FleetOptions) {
     const { config, pool } = options;
@@ -84,6 +120,15 @@ export class Fleet {
     this.repo = new InstancesRepository(pool);
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
     this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot);
+    this.memory = new MemorySampler(config.leakWindowMs, options.proc);
+    this.gate = new StartGate({
+      limit: config.launchConcurrency,
+      capBytes: config.fleetMemoryCapMb * BYTES_PER_MIB,
+      criticalPercent: config.memoryCriticalPercent,
+      measure: (fresh) => this.measureMemory(fresh ? 0 : MEASURE_MAX_AGE_MS),
+      onWait: (id, reason) => this.log.info(`start waits for admission: ${reason}`, { instanceId: id }),
+      onAdmit: (id, waitedMs) => this.log.info(`start admitted after ${Math.round(waitedMs / 100) / 10} s`, { instanceId: id }),
+    });
     this.settings = {
       workerStopTimeoutMs: config.workerStopTimeoutMs,
       qrIdleTimeoutMs: config.qrIdleTimeoutMs,
@@ -97,7 +142,7 @@ export class Fleet {
   }
 
   private adopt(row: Instance): InstanceHandle {
-    const handle = new InstanceHandle(row.id, row, { journal: this.journal, log: this.options.log, launch: this.launch, settings: this.settings });
+    const handle = new InstanceHandle(row.id, row, { journal: this.journal, log: this.options.log, launch: this.launch, settings: this.settings, gate: this.gate });
     this.known.set(row.id, row);
     this.handles.set(row.id, handle);
     return handle;
@@ -185,7 +230,8 @@ export class Fleet {
     await this.journal.record(creation(id, { enabled, webhookUrl: options.webhookUrl ?? null }), 'refuse');
     const row = await this.repo.require(id);
     const handle = this.adopt(row);
-    if (row.enabled && this.mayStart(id)) void handle.start('created', true);
+    // Asks the gate at once: a create answers 201 whether the start is admitted or waits its turn.
+    if (row.enabled) void handle.start('created', true);
     return row;
   }
 
@@ -203,7 +249,7 @@ export class Fleet {
     this.mustAccept();
     const handle = this.handle(id);
     await this.setEnabled(handle, true);
-    if (this.mayStart(id)) await handle.start('enabled', true);
+    await handle.requestStart('enabled', true);
   }
 
   async disable(id: string): Promise<void> {
@@ -211,13 +257,14 @@ export class Fleet {
     const handle = this.handle(id);
     await this.setEnabled(handle, false);
     await handle.stop('disabled');
+    this.gate.poke();
   }
 
   async restart(id: string): Promise<void> {
     this.mustAccept();
     const handle = this.handle(id);
     await handle.stop('restart');
-    await handle.start('restart', true);
+    await handle.requestStart('restart', true);
   }
 
   /** Unlinks the phone. With no worker running, the saved session is wiped directly. */
@@ -248,7 +295,7 @@ export class Fleet {
     if (row && !row.enabled) throw new AppError('INSTANCE_DISABLED');
     const blockedBy = handle.live.blockedBy;
     if (blockedBy) throw new AppError('INSTANCE_BLOCKED', `the instance waits for a human after ${blockedBy}; restart or enable it to link again`);
-    if (this.mayStart(id)) await handle.start('qr_requested');
+    await handle.requestStart('qr_requested');
   }
 
   /** The running worker of an instance, for a request only a worker can answer; WORKER_NOT_RUNNING otherwise. */
@@ -282,6 +329,8 @@ export class Fleet {
     );
     this.handles.delete(id);
     this.known.delete(id);
+    this.memory.forget(id);
+    this.gate.poke();
   }
 
   /**
@@ -292,6 +341,8 @@ export class Fleet {
   async stop(): Promise<void> {
     this.accepting = false;
     this.stopping.abort();
+    // Every start waiting for admission gives up; nothing is admitted any more.
+    this.gate.close();
     await Promise.all(this.list().map((h) => h.stop('shutdown').catch((err: unknown) => this.log.error(`stop failed: ${coerceError(err).message}`, { instanceId: h.id }))));
     await this.journal.drain(DRAIN_BUDGET_MS);
     this.journal.close();
@@ -327,21 +378,60 @@ export class Fleet {
     return true;
   }
 
-  /** False while the memory guard refuses starts: the intent is recorded, the recovery loop starts it later. */
-  private mayStart(id: string): boolean {
-    if (!this.startRefusal) return true;
-    this.log.warn(`not starting now (${this.startRefusal}); it will start when memory allows`, { instanceId: id });
-    return false;
-  }
-
-  /** The memory guard: while a reason is set, the checks start no instance (critical fleet memory). */
-  refuseStarts(reason: string | null): void {
-    if (reason !== this.startRefusal) this.log.warn(reason ? `refusing new starts: ${reason}` : 'starts allowed again');
-    this.startRefusal = reason;
-  }
-
-  /** Why starts are refused now, or null. */
+  /**
+   * Why the start gate admits no start for memory now (critical level, or no room for one more
+   * instance under the cap), from the current measurement; null when memory allows one.
+   */
   get startsRefused(): string | null {
-    return this.startRefusal;
+    return this.gate.memoryRefusal();
+  }
+
+  /**
+   * The fleet's memory now: PSS of every running worker and its Chromium tree read from /proc,
+   * and the expected cost of one more instance (median of the CONNECTED/QR_REQUIRED ones, else
+   * INSTANCE_EXPECTED_MB). What the start gate decides on, and what the memory report and the
+   * dashboard show. A worker just installed (never read) is always read at once; readings older
+   * than `maxAgeMs` are read again oldest first within MEASURE_BUDGET_MS, so every decision sees
+   * each new browser and a measurement never blocks the event loop for long; the same workers
+   * asked again within MEASURE_REUSE_MS get the same answer.
+   */
+  measureMemory(maxAgeMs = MEASURE_MAX_AGE_MS): FleetMemoryMeasurement {
+    const now = Date.now();
+    const handles = [...this.handles.values()];
+    const targets = handles.flatMap((h) => {
+      const w = h.currentWorker;
+      return w?.pid ? [{ id: h.id, workerPid: w.pid, browserPid: w.browserPid }] : [];
+    });
+    const of = targets.map((t) => `${t.id}:${t.workerPid}/${t.browserPid ?? '-'}`).join(' ');
+    if (this.measurement && this.measurement.of === of && now - this.measurement.value.at <= Math.min(maxAgeMs, MEASURE_REUSE_MS)) return this.measurement.value;
+    this.memory.prune(new Set(targets.map((t) => t.id)));
+    // A worker never read (just installed, or a new pid) is read now; the others oldest first, within the budget.
+    const due: Array<{ at: number; target: (typeof targets)[number] }> = [];
+    for (const target of targets) {
+      const latest = this.memory.latest(target.id);
+      if (!latest || latest.workerPid !== target.workerPid || latest.browserPid !== target.browserPid) this.memory.sampleOne(target, now, false);
+      else if (now - latest.at > maxAgeMs) due.push({ at: latest.at, target });
+    }
+    due.sort((a, b) => a.at - b.at);
+    const deadline = performance.now() + MEASURE_BUDGET_MS;
+    for (const { target } of due) {
+      if (performance.now() > deadline) break;
+      this.memory.sampleOne(target, now, false);
+    }
+    const byInstance = new Map<string, number>();
+    const running: Array<{ status: string; bytes: number }> = [];
+    for (const h of handles) {
+      const latest = h.currentWorker ? this.memory.latest(h.id) : null;
+      if (!latest) continue;
+      const bytes = (latest.workerPssBytes ?? 0) + (latest.browserPssBytes ?? 0);
+      byInstance.set(h.id, bytes);
+      running.push({ status: h.core.status, bytes });
+    }
+    const expected = expectedCost(running, this.options.config.instanceExpectedMb * BYTES_PER_MIB);
+    let totalBytes = 0;
+    for (const bytes of byInstance.values()) totalBytes += bytes;
+    const value: FleetMemoryMeasurement = { at: now, totalBytes, byInstance, expectedBytes: expected.bytes, expectedFrom: expected.from };
+    this.measurement = { value, of };
+    return value;
   }
 }

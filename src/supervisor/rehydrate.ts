@@ -16,6 +16,12 @@ export interface RehydrateOptions {
  * in flight and launches spaced by `staggerMs`. A failed launch is the instance's own business:
  * start() records it and reconnects per policy. Should start() itself reject (a bug, not a launch
  * failure), no further start begins, the ones in flight are waited for, then that error is thrown.
+ *
+ * Every start() here passes the fleet's start gate like any other start (LAUNCH_CONCURRENCY,
+ * fleet memory measured now), so a boot never launches more than the gate admits. The pacing
+ * here only sits on top: `staggerMs` spaces the requests, and `concurrency`
+ * (REHYDRATE_CONCURRENCY) bounds the boot's starts in flight — waiting at the gate included —,
+ * which the gate's launch limit already bounds for every start.
  */
 export async function rehydrate(handles: readonly InstanceHandle[], options: RehydrateOptions): Promise<void> {
   for (const handle of handles) await handle.markRehydrating();

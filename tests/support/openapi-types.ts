@@ -39,7 +39,10 @@ export interface paths {
          */
         get: operations["listInstances"];
         put?: never;
-        /** Create an instance (and start it, when enabled) */
+        /**
+         * Create an instance (and start it, when enabled)
+         * @description Admin key only. With a `webhookUrl`, the answer carries the new webhook secret, once.
+         */
         post: operations["createInstance"];
         delete?: never;
         options?: never;
@@ -158,6 +161,74 @@ export interface paths {
         delete: operations["deleteInstance"];
         options?: never;
         head?: never;
+        /**
+         * Change an instance's webhook URL (null or "" clears it)
+         * @description Recorded as one change with its event. A new URL gets a new webhook secret, in the answer once. Set with an instance's own key, the URL may not point at a loopback, private, link-local, CGNAT, unspecified or metadata address, nor at a name resolving to one (WEBHOOK_URL_FORBIDDEN); each delivery checks it again when it connects.
+         */
+        patch: operations["updateInstance"];
+        trace?: never;
+    };
+    "/api/instance/{id}/webhook-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the instance's webhook secret
+         * @description The new secret is in the answer, once. Deliveries still queued are signed with it when they are sent.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instance/{id}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The instance's API keys (never the keys themselves)
+         * @description Admin key only.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key that reaches this instance only
+         * @description Admin key only. The key is in the answer once; only its SHA-256 is stored.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instance/{id}/keys/{keyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description Admin key only. The key stops working at once on this supervisor (within 30 s on others sharing the database).
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -263,7 +334,7 @@ export interface paths {
         put?: never;
         /**
          * A short-lived token to open the event stream with EventSource
-         * @description EventSource cannot send headers: open `/api/events?token=…` with this token instead. It expires after 5 minutes.
+         * @description EventSource cannot send headers: open `/api/events?token=…` with this token instead. It opens one stream and expires after SSE_TOKEN_TTL_MS (default 60 s): fetch a new one for each connection.
          */
         post: operations["createEventStreamToken"];
         delete?: never;
@@ -281,7 +352,7 @@ export interface paths {
         };
         /**
          * Server-Sent Events of status, QR, health and memory alerts
-         * @description Each event is `event: <name>` and `data: <JSON payload>`, with a keep-alive comment every 15 s. Authenticated by X-API-Key, or by `?token=` from POST /api/events/token (UNAUTHORIZED when the token is unknown or expired).
+         * @description Each event is `event: <name>` and `data: <JSON payload>`, with a keep-alive comment every 15 s. Authenticated by X-API-Key, or by `?token=` from POST /api/events/token (UNAUTHORIZED when the token is unknown, already used or expired). At most SSE_MAX_STREAMS streams are open at once; a reader that falls 1 MiB behind is disconnected (reconnect with a new token).
          */
         get: operations["streamEvents"];
         put?: never;
@@ -301,6 +372,26 @@ export interface paths {
         };
         /** Dead-lettered webhooks, newest first */
         get: operations["listFailedWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instance/{id}/webhooks/failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dead-lettered webhooks bound for this instance's own URL, newest first
+         * @description With an instance's own key, `lastError` is the receiver's HTTP status or "unreachable", never the network detail.
+         */
+        get: operations["listInstanceFailedWebhooks"];
         put?: never;
         post?: never;
         delete?: never;
@@ -394,8 +485,11 @@ export interface components {
          * @enum {string}
          */
         DatabaseState: "up" | "down";
-        InstanceEnvelope: {
+        /** @description The instance; with `webhookSecret` when this request gave it a webhook URL (and so a new secret). */
+        InstanceWritten: {
             instance: components["schemas"]["Instance"];
+            /** @description The secret that signs this instance's webhooks (X-Signature). Shown once: store it now; rotate it to get a new one. */
+            webhookSecret?: string;
         };
         Instance: {
             id: string;
@@ -418,6 +512,25 @@ export interface components {
             nextReconnectAt: string | null;
             /** @description A reason that forbids reconnecting (LOGOUT, BANNED, …): the instance waits for a human. */
             waitingForHuman: string | null;
+            /** @description A start waiting at the start gate, and why; null when none waits. The status stays what it was until the start is admitted. */
+            admission: {
+                /** @enum {boolean} */
+                waiting: true;
+                /** @example fleet memory 1.9 GiB + 200 MiB expected > cap 2.0 GiB */
+                reason: string;
+                /**
+                 * @description What it waits for: fleet memory at its critical level, room under the cap, or a launch slot (LAUNCH_CONCURRENCY).
+                 * @enum {string}
+                 */
+                wait: "critical" | "memory" | "launches";
+                /**
+                 * Format: date-time
+                 * @description ISO 8601, UTC.
+                 */
+                since: string;
+                /** @description Place in the start queue, 1 for the oldest (served first). */
+                position: number;
+            } | null;
             /** @description The linked phone. */
             phone: {
                 wid: string | null;
@@ -459,7 +572,7 @@ export interface components {
                  * @description Stable, machine-readable: one of the registered codes (src/errors).
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "INSTANCE_LIMIT" | "INSTANCE_DISABLED" | "INSTANCE_BLOCKED" | "BODY_TOO_LARGE" | "TOO_MANY_ATTEMPTS" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "FORBIDDEN_SCOPE" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "KEY_NOT_FOUND" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "INSTANCE_LIMIT" | "INSTANCE_DISABLED" | "WEBHOOK_NOT_SET" | "INSTANCE_BLOCKED" | "WEBHOOK_URL_FORBIDDEN" | "BODY_TOO_LARGE" | "TOO_MANY_ATTEMPTS" | "TOO_MANY_STREAMS" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
                 /** @description Safe to show; never a stack trace. */
                 message: string;
             };
@@ -493,6 +606,20 @@ export interface components {
         InstanceMemory: {
             instanceId: string;
             running: boolean;
+            /**
+             * @description Measured, being launched (not measurable yet), waiting at the start gate, or without a worker.
+             * @enum {string}
+             */
+            state: "running" | "launching" | "waiting" | "stopped";
+            /** @description Why its start waits at the start gate; null unless `state` is `waiting`. */
+            admission: {
+                reason: string;
+                /**
+                 * Format: date-time
+                 * @description ISO 8601, UTC.
+                 */
+                since: string;
+            } | null;
             /**
              * Format: date-time
              * @description ISO 8601, UTC.
@@ -534,8 +661,57 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        InstanceEnvelope: {
+            instance: components["schemas"]["Instance"];
+        };
         InstanceRemoved: {
             removed: string;
+        };
+        PatchInstance: {
+            /** @description Where this instance's notifications go; null or "" clears it. A new URL gets a new webhook secret, returned once. Set with an instance's own key, it may not point at a loopback, private, link-local, CGNAT or metadata address, or a name resolving to one. */
+            webhookUrl: "" | string | null;
+        };
+        WebhookSecret: {
+            /** @description The secret that signs this instance's webhooks (X-Signature). Shown once: store it now; rotate it to get a new one. */
+            webhookSecret: string;
+        };
+        ApiKeyCreated: {
+            keyId: string;
+            /** @description The key for X-API-Key: shown once, only its hash is kept. It reaches this instance's routes only. */
+            key: string;
+            label: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            createdAt: string;
+        };
+        CreateApiKey: {
+            /**
+             * @description A name to tell keys apart by; shown in the list.
+             * @example crm-integration
+             */
+            label?: string;
+        };
+        ApiKeyList: {
+            keys: components["schemas"]["ApiKey"][];
+        };
+        ApiKey: {
+            keyId: string;
+            label: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Last use, to within 30 s; null when never used.
+             */
+            lastUsedAt: string | null;
+        };
+        ApiKeyRevoked: {
+            revoked: string;
         };
         Qr: {
             /** @description The raw QR payload. */
@@ -650,7 +826,7 @@ export interface components {
                     lastDurationMs: number | null;
                 };
             };
-            /** @description Why new starts are refused (fleet memory critical); null when they are not. */
+            /** @description Why the start gate admits no start for memory now (critical level, or no room under the cap); null when memory allows one. */
             startsRefused: string | null;
             /** @description Changes waiting for the database to come back (every one is written when it does). */
             journalPending: number;
@@ -709,7 +885,26 @@ export interface components {
                 capMb: number;
                 usedPercent: number;
                 level: string;
+                /** @description Why the start gate admits no start for memory now; null when memory allows one. */
                 refusingStarts: string | null;
+                /**
+                 * Format: date-time
+                 * @description When the figures were read from /proc: the start gate’s measurement, at most a second old.
+                 */
+                measuredAt: string;
+                /** @description Expected cost of one more instance. */
+                expectedMb: number;
+                /**
+                 * @description The median of the running CONNECTED/QR_REQUIRED instances, or INSTANCE_EXPECTED_MB.
+                 * @enum {string}
+                 */
+                expectedFrom: "median" | "setting";
+                /** @description Launches in progress. */
+                launching: number;
+                /** @description LAUNCH_CONCURRENCY. */
+                launchLimit: number;
+                /** @description Starts waiting at the start gate. */
+                waiting: number;
             };
             supervisor: {
                 /** @description Megabytes (MiB), one decimal. */
@@ -843,6 +1038,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -854,6 +1058,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -882,7 +1095,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InstanceEnvelope"];
+                    "application/json": components["schemas"]["InstanceWritten"];
                 };
             };
             /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid; INVALID_JSON: the request body is not valid JSON */
@@ -896,6 +1109,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -939,7 +1161,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused; DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -989,6 +1211,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1009,6 +1240,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1057,6 +1297,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1084,7 +1333,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused; DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; WORKER_START_FAILED: a worker failed to start */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; WORKER_START_FAILED: a worker failed to start */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1134,6 +1383,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1161,7 +1419,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused; DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1211,6 +1469,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1238,7 +1505,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused; WORKER_START_FAILED: a worker failed to start */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; WORKER_START_FAILED: a worker failed to start */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1288,6 +1555,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1315,7 +1591,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1374,6 +1650,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1401,7 +1686,483 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused; DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateInstance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchInstance"];
+            };
+        };
+        responses: {
+            /** @description The instance afterwards (with `webhookSecret` when a URL was set). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceWritten"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid; INVALID_JSON: the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: the request body is over API_BODY_LIMIT_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description WEBHOOK_URL_FORBIDDEN: an instance's own key may not point its webhook at a loopback, private, link-local or metadata address, or a name that resolves to one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecret"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description WEBHOOK_NOT_SET: the instance has no webhook URL; set one first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKey"];
+            };
+        };
+        responses: {
+            /** @description The key, shown this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid; INVALID_JSON: the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: the request body is over API_BODY_LIMIT_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+                /** @description The key id, as the list shows it. */
+                keyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyRevoked"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id; KEY_NOT_FOUND: the instance has no API key with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1452,6 +2213,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1488,7 +2258,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description QR_NOT_READY: the worker has not shown a QR yet; WORKER_START_FAILED: a worker failed to start */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; QR_NOT_READY: the worker has not shown a QR yet; WORKER_START_FAILED: a worker failed to start */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1542,6 +2312,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id */
             404: {
                 headers: {
@@ -1587,7 +2366,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description QR_NOT_READY: the worker has not shown a QR yet; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; QR_NOT_READY: the worker has not shown a QR yet; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1634,6 +2413,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -1645,6 +2433,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1693,6 +2490,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -1711,7 +2517,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1749,6 +2555,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -1760,6 +2575,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1796,6 +2620,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -1807,6 +2640,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1843,7 +2685,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address; TOO_MANY_STREAMS: SSE_MAX_STREAMS event streams are open; try again later */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -1854,6 +2705,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1902,6 +2762,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -1913,6 +2782,104 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listInstanceFailedWebhooks: {
+        parameters: {
+            query?: {
+                /** @description At most this many, newest first. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dead-lettered webhooks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailedWebhookList"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1961,6 +2928,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description WEBHOOK_NOT_DEAD: no dead-lettered webhook with that id */
             404: {
                 headers: {
@@ -1988,7 +2964,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2040,6 +3016,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description INSTANCE_NOT_FOUND: no instance with that id; NOT_FOUND: no such route; DEMO_MODE_OFF: simulation needs demo mode (WA_FLEET_FAKE_WEB=true) */
             404: {
                 headers: {
@@ -2076,7 +3061,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2125,6 +3110,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -2136,6 +3130,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2172,6 +3175,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
             429: {
                 headers: {
@@ -2183,6 +3195,15 @@ export interface operations {
             };
             /** @description INTERNAL: an unexpected error; details are in the log only */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

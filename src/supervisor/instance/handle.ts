@@ -7,7 +7,8 @@ import { WorkerEvent } from '../../worker/protocol.js';
 import type { Journal } from '../journal.js';
 import type { Notice } from '../notice.js';
 import { isNoReconnectReason, type ReconnectPolicy } from '../reconnect-policy.js';
-import { LifecycleEvent } from '../state-machine.js';
+import type { AdmissionWaiting, StartRequest } from '../start-gate.js';
+import { LifecycleEvent, nextStatus } from '../state-machine.js';
 import { describeCrash, InstanceFacts } from './facts.js';
 import { QrIdleTimer } from './qr-idle-timer.js';
 import { ReconnectTimer } from './reconnect-timer.js';
@@ -24,11 +25,29 @@ export interface InstanceSettings {
   reconnect: ReconnectPolicy;
 }
 
+/** The fleet's start gate, as an instance uses it (src/supervisor/start-gate.ts). */
+export interface StartAdmission {
+  request(id: string): StartRequest;
+  cancel(id: string): void;
+  waiting(id: string): AdmissionWaiting | null;
+  isWaiting(id: string): boolean;
+}
+
+/** No gate: every start is admitted at once (an instance built on its own, in a unit test). */
+const ADMIT_ALL: StartAdmission = {
+  request: () => ({ ticket: Promise.resolve({ release: () => undefined }), queued: false }),
+  cancel: () => undefined,
+  waiting: () => null,
+  isWaiting: () => false,
+};
+
 export interface InstanceDeps {
   journal: Journal;
   log: Logger;
   launch: WorkerLauncher;
   settings: InstanceSettings;
+  /** Every launch asks it first; without one every start is admitted at once. */
+  gate?: StartAdmission;
   random?: () => number;
   now?: () => Date;
 }
@@ -50,6 +69,12 @@ export interface InstanceLive {
   nextReconnectAt: Date | null;
   /** Waiting in the boot queue for its turn: like a pending reconnect, neither stuck nor due for a start. */
   bootQueued: boolean;
+  /**
+   * A start waiting at the fleet's start gate (launch concurrency, fleet memory), with why; null
+   * otherwise. The status stays what it was (DISCONNECTED, RECONNECTING, QR_REQUIRED) until the
+   * start is admitted and the worker launched (INITIALIZING).
+   */
+  admission: AdmissionWaiting | null;
   /** A reason that forbids reconnecting (LOGOUT, BANNED, …): the instance waits for a human. */
   blockedBy: string | null;
   qr: { value: string; at: Date } | null;
@@ -79,6 +104,7 @@ export class InstanceHandle {
   private readonly log: Logger;
   private readonly now: () => Date;
   private readonly rungs: RungTarget;
+  private readonly gate: StartAdmission;
 
   constructor(
     readonly id: string,
@@ -86,6 +112,7 @@ export class InstanceHandle {
     private readonly deps: InstanceDeps,
   ) {
     this.now = deps.now ?? (() => new Date());
+    this.gate = deps.gate ?? ADMIT_ALL;
     this.log = deps.log.child({ category: Category.SESSION, instanceId: id });
     this.core = new StatusCore(id, row, deps.journal, this.log, this.now);
     this.slot = new WorkerSlot(this.now);
@@ -101,8 +128,9 @@ export class InstanceHandle {
       quiesce: () => {
         this.stopping = true;
         this.clearTimers();
+        this.gate.cancel(id);
       },
-      start: (trigger) => this.start(trigger),
+      start: (trigger) => this.requestStart(trigger),
       forgetPhone: () => this.facts.forgetPhone(),
     };
   }
@@ -121,6 +149,7 @@ export class InstanceHandle {
       reconnectAttempts: this.facts.attempts,
       nextReconnectAt: this.reconnect.nextAt,
       bootQueued: this.facts.bootQueued,
+      admission: this.gate.waiting(this.id),
       blockedBy: this.facts.blockedBy,
       qr: this.facts.qr,
       wid: this.facts.wid,
@@ -143,16 +172,28 @@ export class InstanceHandle {
     return this.slot.current;
   }
 
-  /** The running worker, once a start in progress has finished (a QR can arrive before it has). */
+  /**
+   * The running worker, once a start in progress has finished (a QR can arrive before it has).
+   * A start still waiting at the gate has no worker to wait for: null at once.
+   */
   runningWorker(): Promise<WorkerClient | null> {
+    if (this.gate.isWaiting(this.id)) return Promise.resolve(null);
     return this.slot.running();
+  }
+
+  /** Waiting at the fleet's start gate for its turn. */
+  get waitingForAdmission(): boolean {
+    return this.gate.isWaiting(this.id);
   }
 
   setHealth(health: Health, reason: string | null, severity?: NewEvent['severity']): Promise<void> {
     return this.core.setHealth(health, reason, severity);
   }
 
-  /** Starts the worker unless one is running or starting. A human's start lifts a no-reconnect block. */
+  /**
+   * Starts the worker unless one is running or starting; resolves once the launch has finished
+   * (however long it waited at the gate). A human's start lifts a no-reconnect block.
+   */
   start(trigger: string, byHuman = false): Promise<void> {
     if (byHuman) this.facts.blockedBy = null;
     this.facts.bootQueued = false;
@@ -164,7 +205,43 @@ export class InstanceHandle {
     return this.slot.begin((generation) => this.launch(trigger, generation));
   }
 
+  /**
+   * Like start(), but resolves at once when the start waits at the gate (its live view says why):
+   * an API request, a check loop or a recovery step must not hang for as long as memory is short.
+   */
+  requestStart(trigger: string, byHuman = false): Promise<void> {
+    const started = this.start(trigger, byHuman);
+    if (!this.gate.isWaiting(this.id)) return started;
+    started.catch((err: unknown) => this.log.error(`start failed: ${coerceError(err).message}`));
+    return Promise.resolve();
+  }
+
+  /**
+   * Waits for the gate's admission, then launches. The gate is asked synchronously (before the
+   * first await), so `start()`'s caller can tell at once whether the start waits. The launch slot
+   * is released once the launch has finished: the worker's handshake is answered after
+   * initialize() has loaded the page (QR shown or session restored) and the worker and browser
+   * pids are known, so the memory this launch costs is what the next decision measures; a
+   * failed launch costs nothing any more.
+   */
   private async launch(trigger: string, generation: number): Promise<void> {
+    // Refused by the state machine anyway (it logs why): no turn at the gate to wait for.
+    if (!nextStatus(this.core.status, LifecycleEvent.START).ok) {
+      await this.core.move(LifecycleEvent.START, trigger);
+      return;
+    }
+    const { ticket: admitted } = this.gate.request(this.id);
+    const ticket = await admitted;
+    if (!ticket) return; // stopped while waiting, or the fleet is shutting down
+    try {
+      if (!this.slot.isCurrent(generation)) return;
+      await this.launchAdmitted(trigger, generation);
+    } finally {
+      ticket.release();
+    }
+  }
+
+  private async launchAdmitted(trigger: string, generation: number): Promise<void> {
     if (!(await this.core.move(LifecycleEvent.START, trigger))) return;
     let worker: WorkerClient;
     try {
@@ -326,6 +403,8 @@ export class InstanceHandle {
     this.clearTimers();
     const pending = this.slot.pendingStart;
     this.slot.bump();
+    // A start waiting at the gate leaves the queue: its launch gives up at once.
+    this.gate.cancel(this.id);
     await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
     await pending?.catch(() => undefined);
     if (reason === 'qr_timeout') await this.core.move(LifecycleEvent.QR, 'qr_timeout');

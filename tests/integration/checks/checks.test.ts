@@ -88,7 +88,7 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
     expect(f.handle('slow').health).toBe('healthy');
   });
 
-  it('starts an enabled instance that has no worker, unless it is disabled, blocked, or the memory guard refuses starts', async () => {
+  it('starts an enabled instance that has no worker, unless it is disabled or blocked (memory refusals are the start gate\'s: tests/integration/supervisor/admission.test.ts)', async () => {
     const f = await startFleet(standInLauncher);
     for (const id of ['idle', 'off', 'gone']) {
       await f.create(id);
@@ -103,11 +103,6 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
     await f.handle('idle').stop('restart');
     const c = createChecks(f);
 
-    f.refuseStarts('fleet memory critical (test)');
-    await c.runNow('recovery');
-    expect(f.handle('idle').hasWorker).toBe(false);
-
-    f.refuseStarts(null);
     await c.runNow('recovery');
     expect(f.handle('idle').hasWorker).toBe(true);
     await waitForStatus(f, 'idle', 'QR_REQUIRED', 15_000);
@@ -149,7 +144,7 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
     expect(fix?.data?.discrepancy).toMatchObject({ database: 'CONNECTED' });
   });
 
-  it('answers POST /api/health/check with verdicts and GET /api/memory/report from the latest samples', async () => {
+  it('answers POST /api/health/check with verdicts and GET /api/memory/report from the current measurement', async () => {
     const f = await startFleet(standInLauncher);
     await f.create('api-a');
     await waitForStatus(f, 'api-a', 'QR_REQUIRED', 15_000);
@@ -175,8 +170,17 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
       expect(byId['api-off']).toMatchObject({ health: 'disconnected', healthReason: 'disabled', lastPing: null });
       expect((await call('POST', '/api/health/check?deep=maybe')).status).toBe(400);
 
+      // Before any sample of the loop: the report is the start gate's measurement, taken now, so a
+      // running instance reads running with its figures (not "not running" / 0 MiB until the next sample).
       const before = await call('GET', '/api/memory/report');
-      expect(before.json.instances.find((i: any) => i.instanceId === 'api-a')).toMatchObject({ running: false, samples: 0 });
+      const fresh = before.json.instances.find((i: any) => i.instanceId === 'api-a');
+      expect(fresh).toMatchObject({ running: true, state: 'running', admission: null, samples: 0 });
+      expect(fresh.workerPssMb).toBeGreaterThan(0);
+      expect(before.json.instances.find((i: any) => i.instanceId === 'api-off')).toMatchObject({ running: false, state: 'stopped' });
+      // The fleet of this file also brings back the enabled instances of the earlier tests: launches may be in progress.
+      expect(before.json.fleet).toMatchObject({ waiting: 0, launchLimit: config.launchConcurrency });
+      expect(['median', 'setting']).toContain(before.json.fleet.expectedFrom);
+      expect(Date.parse(before.json.fleet.measuredAt)).toBeGreaterThan(Date.now() - 5_000);
       await c.runNow('memorySample');
       const report = await call('GET', '/api/memory/report');
       expect(report.status).toBe(200);

@@ -19,6 +19,7 @@ function handle(over: Partial<InstanceLive> = {}, hasWorker = false): { hasWorke
     reconnectAttempts: 0,
     nextReconnectAt: null,
     bootQueued: false,
+    admission: null,
     blockedBy: null,
     qr: null,
     wid: null,
@@ -42,6 +43,8 @@ describe('dueForStart', () => {
     ['waiting out its reconnect backoff', handle({ status: 'RECONNECTING', nextReconnectAt: new Date(NOW + 5_000) }), true],
     // Found by the chaos run: the recovery loop started instances still queued for their boot start.
     ['waiting for its turn in the boot queue', handle({ status: 'RECONNECTING', reason: 'rehydrate', bootQueued: true }), true],
+    // Its pending start holds the worker slot: the gate will launch it, not the recovery loop.
+    ['waiting at the start gate', handle({ admission: { waiting: true, reason: 'fleet memory 1.9 GiB + 200 MiB expected > cap 2.0 GiB', wait: 'memory', since: new Date(NOW - 5_000), position: 1 } }, true), true],
     ['idling in QR_REQUIRED after a QR wait', handle({ status: 'QR_REQUIRED', reason: 'qr_timeout' }), true],
   ])('leaves alone an instance %s', (_name, h, enabled) => {
     expect(dueForStart(h, enabled, NOW)).toBe(false);

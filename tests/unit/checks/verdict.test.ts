@@ -90,6 +90,8 @@ const CASES: Case[] = [
   // Found by the chaos run (the recovery loop started queued instances); a long queue is not stuck.
   { name: 'RECONNECTING for 5 min in the boot queue is not stuck', input: { ...held(RECONNECTING, 5 * MIN), bootQueued: true }, health: Health.DISCONNECTED, reason: 'boot_queued' },
   { name: 'RECONNECTING past the timeout, out of the boot queue, is stuck', input: { ...held(RECONNECTING, 31 * S), bootQueued: false }, health: Health.STUCK, reason: 'stuck_in_RECONNECTING_31s' },
+  { name: 'RECONNECTING for 5 min waiting at the start gate is not stuck', input: { ...held(RECONNECTING, 5 * MIN), admissionWaiting: true }, health: Health.DISCONNECTED, reason: 'waiting_for_admission' },
+  { name: 'DISCONNECTED waiting at the start gate', input: { ...held(DISCONNECTED, 5 * MIN), admissionWaiting: true }, health: Health.DISCONNECTED, reason: 'waiting_for_admission' },
   { name: 'RECONNECTING with nextReconnectAt null is timed from the status', input: { ...held(RECONNECTING, 40 * S), nextReconnectAt: null }, health: Health.STUCK, reason: 'stuck_in_RECONNECTING_40s' },
 
   // DISCONNECTED: the recovery loop will start it
