@@ -5,6 +5,7 @@ import type { InstanceSummary } from '../support/api-client.js';
 
 const USER_DATA_DIR = '--user-data-dir=';
 const WORKER_ENTRY_SUFFIX = `${sep}worker${sep}main.js`;
+const SHELL = /(^|\/)(ba|da)?sh$/;
 
 export interface FleetProcesses {
   /** Worker processes of this run (they carry its marker), by pid. */
@@ -19,7 +20,11 @@ export function fleetProcesses(marker: string, sessionRoot: string): FleetProces
   const workers = findProcessesWithEnv(marker)
     .filter((p) => p.cmdline.split(' ').some((a) => a.endsWith(WORKER_ENTRY_SUFFIX)))
     .map((p) => p.pid);
-  const chromium = processesMatching((argv) => argv.some((a) => a.startsWith(USER_DATA_DIR) && resolve(a.slice(USER_DATA_DIR.length)).startsWith(root))).map(
+  // Debian's /usr/bin/chromium is a shell script whose `$(…)` subshells carry all of Chromium's
+  // arguments for a moment: a shell is no browser.
+  const chromium = processesMatching(
+    (argv) => !SHELL.test(argv[0] ?? '') && argv.some((a) => a.startsWith(USER_DATA_DIR) && resolve(a.slice(USER_DATA_DIR.length)).startsWith(root)),
+  ).map(
     (p) => ({
       pid: p.pid,
       profile: resolve(p.argv.find((a) => a.startsWith(USER_DATA_DIR))!.slice(USER_DATA_DIR.length)),

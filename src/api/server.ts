@@ -13,10 +13,22 @@ export function listen(app: Express, host: string, port: number): Promise<Server
   });
 }
 
-/** Stops accepting connections and closes idle keep-alive ones so close() does not wait for them. */
-export function closeServer(server: Server): Promise<void> {
+/** What a request in flight gets to finish when the server closes; past it every connection is cut. */
+export const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Stops accepting connections, closes idle keep-alive ones at once, and gives requests in flight
+ * `graceMs` to finish before cutting every connection left. Without the cut, one open event
+ * stream (a dashboard tab) would hold the shutdown until its budget ran out.
+ */
+export function closeServer(server: Server, graceMs = CLOSE_GRACE_MS): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    cut.unref();
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }
