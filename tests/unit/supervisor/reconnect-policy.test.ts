@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   NO_RECONNECT_REASONS,
   decideReconnect,
@@ -134,47 +134,5 @@ describe('decideReconnect: reasons that need a human', () => {
   ])('%j looks alike but is retried', (reason) => {
     expect(isNoReconnectReason(reason)).toBe(false);
     expect(decideReconnect({ reason, attempt: 0, policy }, lowest)).toEqual({ action: 'retry', attempt: 1, delayMs: 2000 });
-  });
-});
-
-describe('decideReconnect driving real timers (fake clock)', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  it('retries fire at exactly the computed delays until the cap, then give up', () => {
-    vi.useFakeTimers({ now: 0 });
-    const small: ReconnectPolicy = { baseMs: 100, maxMs: 1000, jitterMs: 50, maxAttempts: 8 };
-    const random = () => 0.5;
-    const fired: { attempt: number; at: number }[] = [];
-    let outcome: string | null = null;
-
-    // A reconnect loop whose every attempt fails, the way the supervisor handle drives it.
-    const onDisconnect = (attemptsMade: number): void => {
-      const decision = decideReconnect({ reason: 'worker_exit', attempt: attemptsMade, policy: small }, random);
-      if (decision.action !== 'retry') {
-        outcome = decision.action;
-        return;
-      }
-      setTimeout(() => {
-        fired.push({ attempt: decision.attempt, at: Date.now() });
-        onDisconnect(decision.attempt);
-      }, decision.delayMs);
-    };
-    onDisconnect(0);
-
-    // min(100 * 1.5^n, 1000) + 25, rounded: 125, 175, 250, 363, 531, 784, 1025, 1025.
-    const expectedDelays = [125, 175, 250, 363, 531, 784, 1025, 1025];
-    expect(reconnectSchedule(small, random)).toEqual(expectedDelays);
-    let now = 0;
-    for (const [index, delay] of expectedDelays.entries()) {
-      vi.advanceTimersByTime(delay - 1);
-      expect(fired).toHaveLength(index);
-      vi.advanceTimersByTime(1);
-      now += delay;
-      expect(fired[index]).toEqual({ attempt: index + 1, at: now });
-    }
-    expect(outcome).toBe('give_up');
-    expect(vi.getTimerCount()).toBe(0);
   });
 });

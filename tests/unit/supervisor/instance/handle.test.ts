@@ -268,6 +268,28 @@ describe('InstanceHandle', () => {
     expect(h.handle.live.nextReconnectAt).toBeNull();
   });
 
+  it('each worker of a crash loop dies at once: reconnects fire at 1000, 1500, 2250 ms (BASE * 1.5^n), then it gives up', async () => {
+    const h = await started();
+    const launchedAt: number[] = [];
+    h.launch.mockImplementation(async (_id, listener) => {
+      h.listeners.push(listener);
+      launchedAt.push(Date.now() - T0.getTime());
+      const w = fakeWorker();
+      h.workers.push(w);
+      // The new worker dies right after its launch, the way a crash loop does.
+      queueMicrotask(() => w.exit());
+      return w.client;
+    });
+    h.workers[0]!.exit();
+    await flush();
+    await vi.advanceTimersByTimeAsync(60_000);
+    await flush();
+    // Attempt k starts after the delays of attempts 1..k (each new worker dies at once, 0 ms later).
+    expect(launchedAt).toEqual([1_000, 2_500, 4_750]);
+    expect(h.statusEntries().at(-1)!.change).toEqual({ kind: 'status', to: ConnectionStatus.DISCONNECTED, reason: 'max_attempts' });
+    expect(h.handle.live.nextReconnectAt).toBeNull();
+  });
+
   it('crashes back to back grow the delay and give up at maxAttempts (reconnect.failed + no.connection)', async () => {
     const h = await started({ reconnectAttempts: 3 });
     h.workers[0]!.exit();
