@@ -171,12 +171,17 @@ describe('worker on the fake WhatsApp Web', { timeout: 90_000 }, () => {
     await next.log.waitFor('qr');
   });
 
-  it('logs out on request: LOGOUT once, and the profile is wiped', async () => {
+  it('logs out on request: LOGOUT once, and the profile is wiped (the next start on it asks for a QR)', async () => {
     const w = await linkedWorker('api-logout');
     await w.handle.logout(10_000);
     expect(w.log.count('disconnected')).toBe(1);
     expect(w.log.seen.find((e) => e.event === 'disconnected')?.payload).toEqual({ reason: 'LOGOUT' });
     expect(w.log.count('browser_disconnected')).toBe(0);
+    await w.handle.stop(5_000);
+    // A saved session would come back ready without a QR: the wiped one cannot.
+    const next = await startFakeWorker(fakeInit(root, 'api-logout'));
+    await next.log.waitFor('qr');
+    expect(next.log.count('ready')).toBe(0);
   });
 
   it.each(['CONFLICT', 'UNPAIRED'])('reports %s as a disconnect with that reason', async (state) => {
