@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { coerceError } from '../../lib/errors.js';
@@ -17,9 +18,16 @@ function blockedAncestor(path: string, user: WorkerUser): string | null {
     const s = statSync(dir);
     // The kernel applies the owner's bits to the owner, the group's to the group, others' to the rest.
     const bit = s.uid === user.uid ? 0o100 : s.gid === user.gid ? 0o010 : 0o001;
-    if ((s.mode & bit) === 0) return `${dir} (mode ${(s.mode & 0o777).toString(8).padStart(4, '0')}, owner uid ${s.uid})`;
+    // The bits can say no where an ACL entry or a supplementary group says yes (ensure-worker-user.sh
+    // grants search with an ACL): then ask the kernel, as the user.
+    if ((s.mode & bit) === 0 && !searchableAs(user, dir)) return `${dir} (mode ${(s.mode & 0o777).toString(8).padStart(4, '0')}, owner uid ${s.uid})`;
   }
   return null;
+}
+
+/** Whether the user may pass through `dir`, as the kernel decides (runuser: we are root here). */
+function searchableAs(user: WorkerUser, dir: string): boolean {
+  return spawnSync('runuser', ['-u', user.name, '--', 'test', '-x', dir], { stdio: 'ignore' }).status === 0;
 }
 
 /** Gives `path` and everything below it to the user (lchown: a symlink is changed, never followed). */
@@ -69,7 +77,7 @@ function grantFolder(path: string, user: WorkerUser, setting: string, ours: Ours
   }
   const blocked = blockedAncestor(realpathSync(abs), user);
   if (blocked) {
-    throw new ConfigError(setting, `${abs} is out of reach of WORKER_USER ${user.name}: ${blocked} does not let it pass; allow it (chmod o+x) or choose another folder`);
+    throw new ConfigError(setting, `${abs} is out of reach of WORKER_USER ${user.name}: ${blocked} does not let it pass; run bash scripts/ensure-worker-user.sh (it grants search permission to that user only), or choose another folder`);
   }
   return abs;
 }

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
@@ -13,6 +13,8 @@ const SKIP_TOP = new Set(['node_modules', 'dist', 'data', '.git', 'test-artifact
  */
 export function copyTree(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? tmpdir(), `${prefix}-`));
+  // As a clone is (mkdtemp makes 0700): a root supervisor's workers must pass through to data/.
+  chmodSync(dir, 0o755);
   cpSync(PACKAGE_ROOT, dir, {
     recursive: true,
     preserveTimestamps: true,

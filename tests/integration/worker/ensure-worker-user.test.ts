@@ -1,9 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../../src/paths.js';
 import { resolveWorkerUser } from '../../../src/worker/worker-user.js';
-import { testWorkerUser } from '../../support/workers.js';
+import { tempSessionRoot, testWorkerUser } from '../../support/workers.js';
 
 const SCRIPT = join(PACKAGE_ROOT, 'scripts/ensure-worker-user.sh');
 const NAME = `wa-fleet-t${process.pid}`;
@@ -27,6 +28,19 @@ describe.skipIf(testWorkerUser() === null)('scripts/ensure-worker-user.sh', () =
     expect({ home, shell }).toEqual({ home: '/nonexistent', shell: expect.stringMatching(/nologin$/) });
     expect(resolveWorkerUser(NAME, 0)?.uid).toBe(Number(uid));
     expect(ensure(NAME)).toEqual({ code: 0, stderr: '' });
+  });
+
+  it('lets the user through a closed folder above SESSION_STORAGE_PATH with an ACL entry (search only), and nobody else', () => {
+    const closed = mkdtempSync(join(tempSessionRoot(), 'closed-')); // 0700, root's: like /root
+    const run = spawnSync('bash', [SCRIPT], { env: { ...process.env, WORKER_USER: NAME, SESSION_STORAGE_PATH: join(closed, 'app', 'data', 'sessions') }, encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(`gave ${NAME} search permission (only) on ${closed}`);
+    expect(spawnSync('runuser', ['-u', NAME, '--', 'test', '-x', closed]).status).toBe(0);
+    expect(spawnSync('runuser', ['-u', NAME, '--', 'ls', closed]).status).not.toBe(0);
+    expect(spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-x', closed]).status).not.toBe(0);
+    // Once through, the next call has nothing to grant.
+    const again = spawnSync('bash', [SCRIPT], { env: { ...process.env, WORKER_USER: NAME, SESSION_STORAGE_PATH: join(closed, 'app', 'data', 'sessions') }, encoding: 'utf8' });
+    expect(again.stderr).not.toContain(closed);
   });
 
   it('refuses a name that is not a user name', () => {

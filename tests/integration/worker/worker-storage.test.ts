@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -60,8 +61,17 @@ describe.skipIf(user === null)('worker storage, supervisor running as root', () 
     expect(() => grantStorage(user!, root, join(tempSessionRoot(), 'cache'))).toThrow(
       expect.objectContaining({
         setting: 'SESSION_STORAGE_PATH',
-        message: `SESSION_STORAGE_PATH: ${root} is out of reach of WORKER_USER ${user!.name}: ${closed} (mode 0700, owner uid 0) does not let it pass; allow it (chmod o+x) or choose another folder`,
+        message: `SESSION_STORAGE_PATH: ${root} is out of reach of WORKER_USER ${user!.name}: ${closed} (mode 0700, owner uid 0) does not let it pass; run bash scripts/ensure-worker-user.sh (it grants search permission to that user only), or choose another folder`,
       }),
     );
+  });
+
+  it('lets the worker user through a closed folder that grants it search by an ACL entry (what ensure-worker-user.sh does), and nobody else', () => {
+    const closed = mkdtempSync(join(tempSessionRoot(), 'acl-')); // 0700, root's
+    execFileSync('setfacl', ['-m', `u:${user!.name}:--x`, closed]);
+    const root = join(closed, 'sessions');
+    grantStorage(user!, root, join(tempSessionRoot(), 'cache'));
+    expect(owner(root)).toEqual(theUser);
+    expect(spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-x', closed]).status).not.toBe(0);
   });
 });
