@@ -15,6 +15,7 @@
  * --defect NAME runs a deliberately broken copy of the build instead (scripts/chaos/defects.ts):
  * the run must then fail, which proves the check that names the defect can.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,7 +29,7 @@ import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress 
 import { buildDefective, DEFECT_NAMES, DEFECTS } from './chaos/defects.js';
 import { FAULT_KINDS, faultSequence, inject, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
 import { AnnouncedChanges, unrecordedChanges } from './chaos/announced.js';
-import { pendingWebhooks, qrAskedSince, recordedStatuses, rowViolations, webhookViolations } from './chaos/invariants.js';
+import { notificationViolations, pendingWebhooks, qrAskedSince, recordedStatuses, rowViolations, webhookViolations } from './chaos/invariants.js';
 import { duplicateBrowsers, fleetProcesses, processViolations } from './chaos/processes.js';
 import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
 import { judgeSupervisorMemory, type LifeSample, type SupervisorMemoryVerdict } from './chaos/supervisor-memory.js';
@@ -127,6 +128,7 @@ async function eventually(check: () => Promise<string[]> | string[], withinMs: n
 }
 
 async function main(): Promise<number> {
+  const startedAt = Date.now();
   const opts = options();
   requireBuiltSupervisor();
   const random = seededRandom(opts.seed);
@@ -140,7 +142,7 @@ async function main(): Promise<number> {
   let timeline: Timeline | undefined;
   let announced: AnnouncedChanges | undefined;
   /** Evidence behind each invariant: how many observations it was judged on (none is a failure). */
-  const evidence = { outageSamples: 0, stopsNoticed: 0, refusedDeliveries: 0, announcedChecked: 0, processScans: 0 };
+  const evidence = { outageSamples: 0, stopsNoticed: 0, refusedDeliveries: 0, announcedChecked: 0, notificationsCompared: 0, processScans: 0 };
   const records: FaultRecord[] = [];
   const finalViolations: string[] = [];
   let stopRequested = false;
@@ -229,6 +231,9 @@ async function main(): Promise<number> {
     evidence.announcedChecked = recorded.checked;
     finalViolations.push(...recorded.violations);
     evidence.refusedDeliveries = receiver.received.filter((d) => d.status === 503).length;
+    const notified = await notificationViolations(pool, receiver.url);
+    evidence.notificationsCompared = notified.compared;
+    finalViolations.push(...notified.violations);
     finalViolations.push(...missingEvidence(records, evidence));
     memoryVerdict = judgeSupervisorMemory(supervisorMemory);
     finalViolations.push(...memoryVerdict.violations);
@@ -247,6 +252,10 @@ async function main(): Promise<number> {
   const faultViolations = records.reduce((n, r) => n + r.violations.length, 0);
   const loadSummary = load.summary();
   const report = {
+    command: `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim(),
+    commit: currentCommit(),
+    startedAt: new Date(startedAt).toISOString(),
+    durationMin: Math.round((Date.now() - startedAt) / 6_000) / 10,
     machine: machineFacts(CHROME_PATH, 0),
     load: loadSummary,
     options: { ...opts, settleBoundNote: 'every enabled, linked instance CONNECTED within bound after the fault ends' },
@@ -272,7 +281,8 @@ async function main(): Promise<number> {
   }
   process.stdout.write(
     `evidence: ${evidence.outageSamples} samples during database outages, ${evidence.stopsNoticed} worker stops noticed, ${evidence.refusedDeliveries} deliveries refused by the receiver, ` +
-      `${evidence.announcedChecked} announced status changes checked against the recorded events, ${evidence.processScans} process scans while settling\n`,
+      `${evidence.announcedChecked} announced status changes checked against the recorded events, ${evidence.notificationsCompared} recorded changes compared with their notifications, ` +
+      `${evidence.processScans} process scans while settling\n`,
   );
   process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);
   process.stdout.write(`${records.length} faults, ${report.violations} invariant violations; ${loadSummary}; report: ${join(opts.out, 'report.json')}\n`);
@@ -339,11 +349,12 @@ function outageViolations(timeline: Timeline, ids: readonly string[], before: Ma
 }
 
 /** An invariant with nothing to judge is a failure: each fault that ran must have left its evidence. */
-function missingEvidence(records: readonly FaultRecord[], evidence: { refusedDeliveries: number; announcedChecked: number; processScans: number }): string[] {
+function missingEvidence(records: readonly FaultRecord[], evidence: { refusedDeliveries: number; announcedChecked: number; notificationsCompared: number; processScans: number }): string[] {
   const ran = (kind: string) => records.some((r) => r.kind === kind);
   const missing: string[] = [];
   if (ran('webhook_outage') && evidence.refusedDeliveries === 0) missing.push('webhook outage: the receiver never refused a delivery');
   if (evidence.announcedChecked === 0) missing.push('no announced status change was heard to check against the recorded events');
+  if (evidence.notificationsCompared === 0) missing.push('no recorded status change to compare with the notifications');
   if (records.length > 0 && evidence.processScans === 0) missing.push('no process scan while settling');
   return missing;
 }
@@ -368,6 +379,17 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
   }
   const trace = target ? timeline.changes(target, at - 1_000, settledAt ?? Date.now()) : undefined;
   return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes, ...(trace ? { trace } : {}) };
+}
+
+/** The commit the run was built from, `+dirty` when the tree had uncommitted changes. */
+function currentCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
 }
 
 runScriptMain('chaos', main);

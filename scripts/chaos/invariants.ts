@@ -63,6 +63,8 @@ export async function pendingWebhooks(pool: Pool): Promise<number> {
 export async function webhookViolations(pool: Pool, receiver: Receiver, secret: string): Promise<string[]> {
   const violations: string[] = [];
   const [rows] = await pool.query<RowDataPacket[]>('SELECT event_id, status FROM webhook_outbox');
+  // Exactly-once over nothing proves nothing: a run that queued no webhook has no evidence.
+  if (rows.length === 0) violations.push('no webhook was queued: nothing to check delivery against');
   const counts = receiver.acceptedCounts();
   const notDelivered = rows.filter((r) => r.status !== 'delivered');
   if (notDelivered.length > 0) violations.push(`${notDelivered.length} webhook rows not delivered (${[...new Set(notDelivered.map((r) => r.status))].join(', ')})`);
@@ -77,4 +79,40 @@ export async function webhookViolations(pool: Pool, receiver: Receiver, secret: 
   const badSignatures = receiver.accepted().filter((d) => !verifyWebhook(secret, d.headers, d.body, { toleranceSec: Number.POSITIVE_INFINITY }));
   if (badSignatures.length > 0) violations.push(`${badSignatures.length} webhook deliveries with a bad signature`);
   return violations;
+}
+
+/**
+ * Notifications and recorded changes one to one: per instance, the `connection.update` rows queued
+ * for the global webhook URL carry exactly the status changes recorded in `instance_events`
+ * (rows that changed the status), in the same order. A change recorded without its notification,
+ * or a notification of a change never recorded, breaks the sequence. Returns the violations and
+ * how many changes were compared.
+ */
+export async function notificationViolations(pool: Pool, globalUrl: string): Promise<{ violations: string[]; compared: number }> {
+  const [events] = await pool.query<RowDataPacket[]>(
+    'SELECT instance_id, to_status FROM instance_events WHERE from_status IS NOT NULL AND to_status IS NOT NULL AND from_status <> to_status ORDER BY instance_id, seq',
+  );
+  const [notes] = await pool.query<RowDataPacket[]>(
+    "SELECT instance_id, payload FROM webhook_outbox WHERE event = 'connection.update' AND url = ? ORDER BY instance_id, created_at, id",
+    [globalUrl],
+  );
+  const recorded = groupBy(events, (r) => String(r.to_status));
+  const notified = groupBy(notes, (r) => String((typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload).status));
+  const violations: string[] = [];
+  for (const id of new Set([...recorded.keys(), ...notified.keys()])) {
+    const a = recorded.get(id) ?? [];
+    const b = notified.get(id) ?? [];
+    const at = a.findIndex((s, i) => s !== b[i]);
+    if (a.length !== b.length || at >= 0) {
+      const k = at >= 0 ? at : Math.min(a.length, b.length);
+      violations.push(`${id}: ${a.length} status changes recorded, ${b.length} notified; first difference at #${k + 1}: recorded ${a[k] ?? '–'}, notified ${b[k] ?? '–'}`);
+    }
+  }
+  return { violations, compared: events.length };
+}
+
+function groupBy(rows: RowDataPacket[], value: (r: RowDataPacket) => string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of rows) out.set(String(r.instance_id), [...(out.get(String(r.instance_id)) ?? []), value(r)]);
+  return out;
 }
