@@ -1,37 +1,17 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ConnectionStatus, Health, type Instance } from '../../../../src/domain/instance.js';
+import { ConnectionStatus, type Instance } from '../../../../src/domain/instance.js';
 import type { Journal, JournalEntry } from '../../../../src/supervisor/journal.js';
 import { InstanceHandle, type WorkerLauncher } from '../../../../src/supervisor/instance/handle.js';
 import { StartGate, type FleetMemoryMeasurement } from '../../../../src/supervisor/start-gate.js';
 import type { WorkerClient, WorkerExit } from '../../../../src/worker/handle.js';
+import { instanceRow } from '../../../support/instance-row.js';
 import { silentLogger } from '../../../support/logger.js';
 
 const MIB = 1024 * 1024;
-const T0 = new Date('2026-01-15T10:00:00.000Z');
 
 const flush = () => new Promise((r) => setImmediate(r));
 
-function row(id: string, over: Partial<Instance> = {}): Instance {
-  return {
-    id,
-    enabled: true,
-    connectionStatus: ConnectionStatus.DISCONNECTED,
-    statusReason: null,
-    statusChangedAt: T0,
-    health: Health.DISCONNECTED,
-    healthReason: null,
-    reconnectAttempts: 0,
-    lastConnectedAt: null,
-    lastError: null,
-    wid: null,
-    pushName: null,
-    webhookUrl: null,
-    pairingCodeAttempts: 0,
-    createdAt: T0,
-    updatedAt: T0,
-    ...over,
-  };
-}
+const row = (id: string, over: Partial<Instance> = {}): Instance => instanceRow({ id, ...over });
 
 function fakeClient(): WorkerClient {
   let exit!: (e: WorkerExit) => void;

@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConnectionStatus, Health, type Instance } from '../../../../src/domain/instance.js';
+import { ConnectionStatus, type Instance } from '../../../../src/domain/instance.js';
 import type { Journal, JournalEntry } from '../../../../src/supervisor/journal.js';
 import { InstanceHandle, type InstanceSettings, type WorkerLauncher } from '../../../../src/supervisor/instance/handle.js';
 import type { WorkerClient, WorkerExit, WorkerListener } from '../../../../src/worker/handle.js';
+import { instanceRow, ROW_T0 } from '../../../support/instance-row.js';
 import { silentLogger } from '../../../support/logger.js';
 
-const T0 = new Date('2026-01-15T10:00:00.000Z');
+const T0 = ROW_T0;
 const SETTINGS: InstanceSettings = {
   workerStopTimeoutMs: 5_000,
   qrIdleTimeoutMs: 60_000,
@@ -36,27 +37,7 @@ function fakeWorker(): FakeWorker {
   return { client, stop, kill, exit: (e = { code: 1, signal: null }) => exit(e) };
 }
 
-function row(overrides: Partial<Instance> = {}): Instance {
-  return {
-    id: 'sales-01',
-    enabled: true,
-    connectionStatus: ConnectionStatus.DISCONNECTED,
-    statusReason: null,
-    statusChangedAt: T0,
-    health: Health.DISCONNECTED,
-    healthReason: null,
-    reconnectAttempts: 0,
-    lastConnectedAt: null,
-    lastError: null,
-    wid: null,
-    pushName: null,
-    webhookUrl: null,
-    pairingCodeAttempts: 0,
-    createdAt: T0,
-    updatedAt: T0,
-    ...overrides,
-  };
-}
+const row = (overrides: Partial<Instance> = {}): Instance => instanceRow(overrides);
 
 type Listener = Required<WorkerListener>;
 
