@@ -15,14 +15,14 @@
  * --defect NAME runs a deliberately broken copy of the build instead (scripts/chaos/defects.ts):
  * the run must then fail, which proves the check that names the defect can.
  */
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMemory } from '../lib/proc-memory.js';
 import { between, seededRandom } from '../lib/seeded-random.js';
 import { sleep } from '../lib/timeout.js';
 import { createPool, type Pool } from '../src/db/pool.js';
+import { PACKAGE_ROOT } from '../src/paths.js';
 import { startReceiver } from '../tests/support/webhook-receiver.js';
 import { CHROME_PATH } from './bench/support/fleet-run.js';
 import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress } from './bench/support/machine.js';
@@ -381,12 +381,10 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
   return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes, ...(trace ? { trace } : {}) };
 }
 
-/** The commit the run was built from, `+dirty` when the tree had uncommitted changes. */
+/** The commit dist/ was built from (scripts/build-info.mjs, run by npm run build). */
 function currentCommit(): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
-    return dirty ? `${head}+dirty` : head;
+    return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'dist', 'build-info.json'), 'utf8')) as { commit: string }).commit;
   } catch {
     return 'unknown';
   }
