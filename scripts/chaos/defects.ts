@@ -41,6 +41,17 @@ export const DEFECTS: Record<string, Defect> = {
       { file: 'src/checks/deep-loop.js', find: 'const deep = await worker.deep(settings.pingTimeoutMs);', replace: "const deep = { storePresent: true, socketState: 'CONNECTED', jsHeapUsedBytes: 0 };" },
     ],
   },
+  // Keeps 256 KiB for ever per event it emits: the supervisor's memory grows with its work.
+  'supervisor-leak': {
+    caughtBy: 'supervisor memory (a life of 10 minutes or more must not keep rising)',
+    patches: [
+      {
+        file: 'src/supervisor/event-bus.js',
+        find: '    emit(name, payload) {',
+        replace: '    emit(name, payload) {\n        (globalThis.__defectLeak ??= []).push(Buffer.alloc(256 * 1024, 1));',
+      },
+    ],
+  },
   // While the database is away, the health loop kills the browsers it checks.
   'outage-kills-sessions': {
     caughtBy: 'mysql_stop disturbs no session',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { processesMatching } from '../../lib/proc-cmdline.js';
 import { findProcessesWithEnv } from '../../tests/support/processes.js';
@@ -11,7 +12,7 @@ export interface FleetProcesses {
   /** Worker processes of this run (they carry its marker), by pid. */
   workers: number[];
   /** Chromium processes on a profile under the run's session root: browser (no --type) or helper. */
-  chromium: Array<{ pid: number; profile: string; browser: boolean }>;
+  chromium: Array<{ pid: number; ppid: number | null; profile: string; browser: boolean }>;
 }
 
 /** What actually runs on the machine for this run, read from /proc. */
@@ -27,6 +28,7 @@ export function fleetProcesses(marker: string, sessionRoot: string): FleetProces
   ).map(
     (p) => ({
       pid: p.pid,
+      ppid: parentOf(p.pid),
       profile: resolve(p.argv.find((a) => a.startsWith(USER_DATA_DIR))!.slice(USER_DATA_DIR.length)),
       browser: !p.argv.some((a) => a.startsWith('--type=')),
     }),
@@ -34,11 +36,35 @@ export function fleetProcesses(marker: string, sessionRoot: string): FleetProces
   return { workers, chromium };
 }
 
-/** Profiles with more than one Chromium browser process: two browsers on one session, even for a moment, corrupt it. */
+/** The parent pid from /proc/<pid>/stat, or null when the process is gone. */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The root of each Chromium tree, by profile. A browser-looking process (no `--type=`) whose parent
+ * is another Chromium process on the same profile is that browser's child caught between fork and
+ * exec (with --no-zygote the browser starts its helpers so), not a tree of its own.
+ */
+function browserRoots(found: FleetProcesses): Map<string, number[]> {
+  const pidsOn = new Map<string, Set<number>>();
+  for (const c of found.chromium) pidsOn.set(c.profile, (pidsOn.get(c.profile) ?? new Set()).add(c.pid));
+  const roots = new Map<string, number[]>();
+  for (const c of found.chromium) {
+    if (!c.browser || (c.ppid !== null && pidsOn.get(c.profile)!.has(c.ppid))) continue;
+    roots.set(c.profile, [...(roots.get(c.profile) ?? []), c.pid]);
+  }
+  return roots;
+}
+
+/** Profiles with more than one Chromium tree: two browsers on one session, even for a moment, corrupt it. */
 export function duplicateBrowsers(found: FleetProcesses): string[] {
-  const byProfile = new Map<string, number[]>();
-  for (const c of found.chromium.filter((c) => c.browser)) byProfile.set(c.profile, [...(byProfile.get(c.profile) ?? []), c.pid]);
-  return [...byProfile].filter(([, pids]) => pids.length > 1).map(([profile, pids]) => `${pids.length} Chromium trees on ${profile} (${pids.join(', ')})`);
+  return [...browserRoots(found)].filter(([, pids]) => pids.length > 1).map(([profile, pids]) => `${pids.length} Chromium trees on ${profile} (${pids.join(', ')})`);
 }
 
 /**
@@ -52,8 +78,7 @@ export function processViolations(found: FleetProcesses, instances: InstanceSumm
   const liveWorkers = new Set((instances ?? []).flatMap((i) => (i.worker ? [i.worker.pid] : [])));
   const liveBrowsers = new Set((instances ?? []).flatMap((i) => (i.worker?.browserPid ? [i.worker.browserPid] : [])));
   for (const pid of found.workers) if (!liveWorkers.has(pid)) violations.push(`worker ${pid} belongs to no live instance`);
-  const browsersByProfile = new Map<string, number[]>();
-  for (const c of found.chromium.filter((c) => c.browser)) browsersByProfile.set(c.profile, [...(browsersByProfile.get(c.profile) ?? []), c.pid]);
+  const browsersByProfile = browserRoots(found);
   violations.push(...duplicateBrowsers(found));
   for (const [profile, pids] of browsersByProfile) {
     for (const pid of pids) if (!liveBrowsers.has(pid)) violations.push(`Chromium ${pid} on ${profile} belongs to no live instance`);

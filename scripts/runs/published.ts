@@ -23,6 +23,8 @@ export interface PublishedChaosRun {
   evidence: Record<string, number>;
   supervisorMemory: string | null;
   summaries: KindSummary[];
+  /** What a reader must know that the numbers do not say (added by hand after publishing). */
+  note?: string;
 }
 
 /** What of a chaos report.json is published (the per-fault traces stay in the report). */
@@ -68,6 +70,7 @@ export function chaosBlock(runs: readonly PublishedChaosRun[]): string {
         `\`${r.command}\` at commit \`${r.commit}\`, ${r.startedAt.slice(0, 10)}: ${r.faults} faults in ${r.durationMin} min, **${r.violations} invariant violations**.`,
         `${r.machine.replaceAll('\n', '; ')}; ${r.load}.`,
         `Evidence: ${Object.entries(r.evidence).map(([k, v]) => `${k} ${v}`).join(', ')}.${r.supervisorMemory ? ` ${capitalise(r.supervisorMemory)}.` : ''}`,
+        ...(r.note ? ['', `Note: ${r.note}`] : []),
         '',
         kindTable(r.summaries, r.finalViolations.length),
       ].join('\n'),

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { duplicateBrowsers, processViolations, type FleetProcesses } from '../../../scripts/chaos/processes.js';
+
+const P = '/s/session-a';
+const found = (chromium: FleetProcesses['chromium']): FleetProcesses => ({ workers: [], chromium });
+
+describe('the chaos run’s process checks', () => {
+  it('calls two browsers on one profile two trees', () => {
+    const two = found([
+      { pid: 10, ppid: 1, profile: P, browser: true },
+      { pid: 20, ppid: 2, profile: P, browser: true },
+    ]);
+    expect(duplicateBrowsers(two)).toEqual([`2 Chromium trees on ${P} (10, 20)`]);
+  });
+
+  it("does not call a browser's child caught between fork and exec a second tree", () => {
+    const forking = found([
+      { pid: 10, ppid: 1, profile: P, browser: true },
+      { pid: 25, ppid: 10, profile: P, browser: true },
+      { pid: 26, ppid: 10, profile: P, browser: false },
+    ]);
+    expect(duplicateBrowsers(forking)).toEqual([]);
+    expect(processViolations(forking, [{ id: 'a', worker: { pid: 5, browserPid: 10, uptimeMs: 1 } } as never])).toEqual([]);
+  });
+
+  it('still sees a browser no live instance owns, and a helper that outlived its browser', () => {
+    const stray = found([
+      { pid: 10, ppid: 1, profile: P, browser: true },
+      { pid: 30, ppid: 1, profile: '/s/session-b', browser: false },
+    ]);
+    expect(processViolations(stray, [])).toEqual([`Chromium 10 on ${P} belongs to no live instance`, 'Chromium helper 30 on /s/session-b outlived its browser']);
+  });
+});
