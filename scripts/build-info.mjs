@@ -5,12 +5,12 @@ import { writeFileSync } from 'node:fs';
 
 function commit() {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
     return dirty ? `${head}+dirty` : head;
   } catch {
     return 'unknown';
   }
 }
 
-writeFileSync('dist/build-info.json', `${JSON.stringify({ commit: commit(), builtAt: new Date().toISOString() })}\n`);
+writeFileSync('dist/src/build-info.json', `${JSON.stringify({ commit: commit(), builtAt: new Date().toISOString() })}\n`);

@@ -381,10 +381,10 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
   return { index, kind, target, at: new Date(at).toISOString(), detectionMs, connectedMs, settled: settledAt !== null, violations, notes: injection.notes, ...(trace ? { trace } : {}) };
 }
 
-/** The commit dist/ was built from (scripts/build-info.mjs, run by npm run build). */
+/** The commit dist/ was built from (dist/src/build-info.json, written by npm run build). */
 function currentCommit(): string {
   try {
-    return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'dist', 'build-info.json'), 'utf8')) as { commit: string }).commit;
+    return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'dist', 'src', 'build-info.json'), 'utf8')) as { commit: string }).commit;
   } catch {
     return 'unknown';
   }
