@@ -40,7 +40,10 @@ describe('boot pacing, as observed on the real fleet', () => {
 
     expect(launches).toHaveLength(6);
     expect(mostInFlight).toBe(2);
+    // The stagger spaces the starts; each then passes the start gate (a fresh memory reading, a
+    // few async hops), so a launch may land some tens of ms off its slot, never a stagger early.
     const gaps = launches.slice(1).map((t, i) => t - launches[i]!);
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(295);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(200);
+    expect(launches.at(-1)! - launches[0]!).toBeGreaterThanOrEqual(5 * 300 - 60);
   });
 });
