@@ -4,7 +4,8 @@ import { renderFleetMemory, renderMeta, renderSummary } from './js/fleet-header.
 import { formatDuration } from './js/format.js';
 import { InstanceCard } from './js/instance-card.js';
 import { keepHistory, readInstanceMemory, readMemoryReport } from './js/memory.js';
-import { FleetStream } from './js/stream.js';
+import { MESSAGE_EVENTS } from './js/messages.js';
+import { FLEET_EVENTS, FleetStream } from './js/stream.js';
 
 /*
  * The operator dashboard: one page, no build step. State lives here; cards and the header draw
@@ -89,7 +90,10 @@ const stream = new FleetStream({
   },
   onOpen: (reopened) => {
     // Events sent while the stream was down are lost: read the whole fleet again.
-    if (reopened) void Promise.all([loadInstances(), refreshHealth()]);
+    if (reopened) {
+      void Promise.all([loadInstances(), refreshHealth()]);
+      for (const card of state.cards.values()) card.messages.refreshSoon();
+    }
   },
 });
 
@@ -371,6 +375,8 @@ const cardContext = {
 
 function onEvent(name, payload) {
   const id = payload.instanceId;
+  // Only that card's messages section: a message changes nothing else of the instance.
+  if (MESSAGE_EVENTS.includes(name)) return id && state.cards.get(id)?.onMessageEvent(name, payload);
   if (id) state.eventSeq.set(id, (state.eventSeq.get(id) ?? 0) + 1);
   switch (name) {
     case 'connection.update':

@@ -29,10 +29,11 @@ export function createApi(getKey) {
    * @param {string} method
    * @param {string} path
    * @param {unknown} [body]
-   * @param {{ timeoutMs?: number }} [options] a request unanswered by then fails with status 0, code TIMEOUT
+   * @param {{ timeoutMs?: number, headers?: Record<string, string> }} [options] a request unanswered by
+   *   `timeoutMs` fails with status 0, code TIMEOUT; `headers` are sent besides the key (an Idempotency-Key)
    */
-  return async function call(method, path, body, { timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
-    const headers = { 'x-api-key': getKey(), accept: 'application/json' };
+  return async function call(method, path, body, { timeoutMs = DEFAULT_TIMEOUT_MS, headers: extra = {} } = {}) {
+    const headers = { ...extra, 'x-api-key': getKey(), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const signal = AbortSignal.timeout(timeoutMs);
     let res;

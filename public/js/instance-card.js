@@ -1,5 +1,6 @@
 import { h, s } from './dom.js';
 import { formatBytes, formatDuration, formatPairingCode, healthTone, phoneLabel, sparklinePoints, statusTone } from './format.js';
+import { MessagesPanel } from './messages.js';
 
 const SPARK_W = 160;
 const SPARK_H = 28;
@@ -115,7 +116,8 @@ export class InstanceCard {
     this.noteEl = h('p', { class: 'note', role: 'status' });
     this.qrPanel = h('div', { class: 'panel qr-panel' });
     this.pairPanel = this.buildPairingPanel();
-    this.el.append(this.summary, this.actions, this.noteEl, this.qrPanel, this.pairPanel);
+    this.messages = new MessagesPanel(instance.id, ctx);
+    this.el.append(this.summary, this.actions, this.noteEl, this.qrPanel, this.pairPanel, this.messages.el);
     this.render();
   }
 
@@ -144,6 +146,11 @@ export class InstanceCard {
   setAlert(alert) {
     this.alert = alert;
     this.render();
+  }
+
+  /** A message.* event of this instance: its messages section follows. */
+  onMessageEvent(name, payload) {
+    this.messages.onEvent(name, payload);
   }
 
   /** A new QR was shown on the instance's page: fetch its image if the panel is open. */

@@ -14,6 +14,9 @@ export const FLEET_EVENTS = [
   'no.connection',
   'instance.health',
   'memory.alert',
+  'message.received',
+  'message.status',
+  'message.ack',
 ];
 
 const MAX_RETRY_MS = 30_000;

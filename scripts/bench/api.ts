@@ -42,6 +42,7 @@ import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress 
 import { populateFleet } from './support/populate.js';
 import { startRouteLoad, type RouteLoad, type RouteLoadOptions, type RunningLoad } from './support/route-load.js';
 import { describeStatusCodes, routeTable, type RouteRow } from './support/route-report.js';
+import { Messages } from '../../src/messages/messages.js';
 
 const CHROME_PATH = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 /** A response slower than this counts as an autocannon timeout; it also bounds each load's tail. */
@@ -167,7 +168,7 @@ async function setUp(started: Started, ids: readonly string[], workDir: string, 
   if (deadlockedCreations > 0) progress(`${deadlockedCreations} creation(s) deadlocked in the database and were tried again`);
 
   const checks = new Checks({ fleet, log, settings: checkSettings(config) });
-  const app = createApp({ pool, fleet, checks, config, log, version: 'bench', startedAt: new Date(), shuttingDown });
+  const app = createApp({ pool, fleet, checks, config, log, version: 'bench', startedAt: new Date(), shuttingDown, messages: new Messages({ fleet: fleet, pool: pool, config: config, log: log }) });
   const server = (started.server = await listen(app, '127.0.0.1', 0));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   progress(`serving on ${baseUrl}`);

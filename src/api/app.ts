@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Config } from '../config/index.js';
+import { outboundMessages } from '../db/messages-repository.js';
 import type { Pool } from '../db/pool.js';
 import { Category, type Logger } from '../logger/index.js';
 import { PUBLIC_DIR } from '../paths.js';
@@ -19,6 +20,8 @@ import { healthRouter } from './routes/health.js';
 import { healthzRouter } from './routes/healthz.js';
 import { instancesRouter } from './routes/instances.js';
 import { keysRouter } from './routes/keys.js';
+import { messagesRouter } from './routes/messages.js';
+import type { Messages } from '../messages/messages.js';
 import { ScopedKeys } from './scoped-keys.js';
 import type { ResolveHost } from '../webhooks/address-guard.js';
 import { webhooksRouter } from './routes/webhooks.js';
@@ -36,6 +39,8 @@ export interface AppDeps {
   wakeWebhooks?: () => void;
   /** The check loops, for the health check on demand and the memory report. */
   checks: Checks;
+  /** The message queue: sends, their states, received media. */
+  messages: Messages;
   /** Webhook delivery counters for /metrics. */
   webhookStats?: () => WebhookStats;
   /** How a webhook URL set with an instance's key is resolved to be checked (tests inject one; default: the system resolver). */
@@ -68,7 +73,7 @@ export function createApp(deps: AppDeps): Express {
   const tlsHeaders = helmet();
   const plainHttpHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } }, strictTransportSecurity: false });
   app.use((req, res, next) => (req.secure ? tlsHeaders : plainHttpHeaders)(req, res, next));
-  const metrics = new Metrics(fleet, checks, deps.webhookStats);
+  const metrics = new Metrics(fleet, checks, deps.webhookStats, () => fleet.journal.read(() => outboundMessages.countsByState(pool)));
   app.use(metrics.track);
   app.use(healthzRouter(fleet));
   // The dashboard's static files are public; everything they fetch needs the key.
@@ -81,6 +86,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', auth);
   app.get('/metrics', auth, metrics.serve);
   app.use(refuseWritesDuringShutdown(deps.shuttingDown));
+  // Before the API's body limit: a send carries its media in its body, and parses it itself.
+  app.use(messagesRouter(fleet, deps.messages, { mediaMaxMb: config.messageMediaMaxMb }));
   app.use(express.json({ limit: `${config.apiBodyLimitKb}kb` }));
   const openapi = openApiDocument(deps.version);
   app.get('/api/openapi.json', (_req, res) => void res.json(openapi));
@@ -95,7 +102,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(keysRouter(fleet, pool, scopedKeys));
   app.use(checksRouter(checks, fleet));
   app.use(webhooksRouter(pool, fleet, deps.wakeWebhooks ?? (() => undefined)));
-  if (config.waFleetFakeWeb) app.use(demoRouter(fleet));
+  if (config.waFleetFakeWeb) app.use(demoRouter(fleet, deps.messages));
   app.use(notFound);
   app.use(errorHandler(log));
   return app;

@@ -7,6 +7,13 @@ import type { WebhookStats } from '../webhooks/dispatcher.js';
 
 const MB = 1024 * 1024;
 
+/** Messages of one instance in one state, as the database counts them. */
+export interface MessageCount {
+  instanceId: string;
+  state: string;
+  count: number;
+}
+
 /**
  * Prometheus metrics. Instance gauges are computed at scrape time from the fleet's live view
  * (nothing to keep in step); counters follow the fleet's events and the API's responses.
@@ -16,7 +23,7 @@ export class Metrics {
   private readonly requests: Counter<'method' | 'route' | 'code'>;
   private readonly duration: Histogram<'method' | 'route'>;
 
-  constructor(fleet: Fleet, checks: Checks, webhookStats?: () => WebhookStats) {
+  constructor(fleet: Fleet, checks: Checks, webhookStats?: () => WebhookStats, messageCounts?: () => Promise<MessageCount[] | null>) {
     const registry = this.registry;
     new Gauge({
       name: 'wafleet_instance_pss_bytes',
@@ -119,6 +126,31 @@ export class Metrics {
       if (e.status === 'RECONNECTING') reconnects.inc();
     });
     fleet.events.on('reconnect.failed', () => reconnectFailures.inc());
+    const received = new Counter({ name: 'wafleet_messages_received_total', help: 'Messages the linked phones received, or sent from the phone itself (message.received)', labelNames: ['instance'], registers: [registry] });
+    const outcomes = new Counter({
+      name: 'wafleet_message_outcomes_total',
+      help: 'Queued messages reaching a state: sent, failed, expired, unknown; delivered and read from receipts',
+      labelNames: ['instance', 'state'],
+      registers: [registry],
+    });
+    fleet.events.on('message.received', (e) => received.inc({ instance: e.instanceId }));
+    fleet.events.on('message.status', (e) => outcomes.inc({ instance: e.instanceId, state: e.status }));
+    fleet.events.on('message.ack', (e) => {
+      if (e.messageId && (e.status === 'delivered' || e.status === 'read')) outcomes.inc({ instance: e.instanceId, state: e.status });
+    });
+    if (messageCounts) {
+      new Gauge({
+        name: 'wafleet_messages',
+        help: 'Queued messages by instance and state, as the database holds them (absent while it is away)',
+        labelNames: ['instance', 'state'],
+        registers: [registry],
+        async collect() {
+          const counts = await messageCounts().catch(() => null);
+          this.reset();
+          for (const c of counts ?? []) this.set({ instance: c.instanceId, state: c.state }, c.count);
+        },
+      });
+    }
     this.requests = new Counter({ name: 'wafleet_api_requests_total', help: 'API requests by route and status code', labelNames: ['method', 'route', 'code'], registers: [registry] });
     this.duration = new Histogram({
       name: 'wafleet_api_request_duration_seconds',

@@ -1,9 +1,9 @@
 /*
  * The OpenAPI document, generated from the zod schemas the routes validate with
  * (src/api/schemas.ts), so the two cannot drift. Long because it is a declarative list: one
- * registration per operation (27), each with its parameters, answers and error codes.
+ * registration per operation (the message routes' in openapi-messages.ts), each with its parameters, answers and error codes.
  */
-import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import {
   apiKeyCreated,
@@ -13,7 +13,6 @@ import {
   createKeyBody,
   demoDone,
   demoParams,
-  errorResponse,
   failedWebhookList,
   failedWebhooksQuery,
   healthCheckQuery,
@@ -37,7 +36,11 @@ import {
   webhookRetried,
   webhookSecretView,
 } from './schemas.js';
-import { ERRORS, type ErrorCode } from '../errors/index.js';
+import { MESSAGE_OPERATIONS } from './openapi-messages.js';
+import { API_KEY, BODY, ID, json, operation, STREAM_TOKEN, TAGS, WITH_KEY, type ApiOperation } from './openapi-operation.js';
+import type { ErrorCode } from '../errors/index.js';
+
+export type { ApiOperation } from './openapi-operation.js';
 
 /*
  * The OpenAPI 3 document, generated from the zod schemas in ./schemas.ts: the request schemas
@@ -46,88 +49,6 @@ import { ERRORS, type ErrorCode } from '../errors/index.js';
  * (every documented route answers, and the answers match the documented schemas) and lint the
  * result with Redocly's recommended rules.
  */
-
-const API_KEY = 'apiKey';
-const STREAM_TOKEN = 'streamToken';
-const WITH_KEY = [{ [API_KEY]: [] }];
-
-type Tag = 'instances' | 'linking' | 'keys' | 'health' | 'events' | 'webhooks' | 'demo' | 'meta';
-
-const TAGS: Array<{ name: Tag; description: string }> = [
-  { name: 'instances', description: 'Create, list, inspect, start, stop and delete WhatsApp Web sessions.' },
-  { name: 'linking', description: 'Link a phone to an instance: by QR code or by pairing code.' },
-  {
-    name: 'keys',
-    description:
-      "Per-instance API keys (admin key only): a key reaches its own instance's routes and nothing else (403 FORBIDDEN_SCOPE). Shown once at creation; only a hash is stored.",
-  },
-  { name: 'health', description: 'Liveness, the fleet overview, the health checks on demand and the memory report.' },
-  { name: 'events', description: 'Server-Sent Events of status, QR, health and memory alerts.' },
-  { name: 'webhooks', description: "Webhook secrets, notifications that could not be delivered (dead-lettered), and sending them again." },
-  { name: 'demo', description: 'Demo mode only (WA_FLEET_FAKE_WEB): drive the fake WhatsApp Web without a phone.' },
-  { name: 'meta', description: 'This document and the Prometheus metrics.' },
-];
-
-/**
- * Codes every route behind the key may answer: the key's refusals (an instance's own key outside
- * its instance is FORBIDDEN_SCOPE; one the database cannot check during an outage is
- * DATABASE_UNAVAILABLE), and the generic 500.
- */
-const GUARDED: ErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN_SCOPE', 'TOO_MANY_ATTEMPTS', 'DATABASE_UNAVAILABLE', 'INTERNAL'];
-/** A JSON body: unreadable, too large, or not matching its schema. */
-const BODY: ErrorCode[] = ['VALIDATION_FAILED', 'INVALID_JSON', 'BODY_TOO_LARGE'];
-/** An instance id in the path. */
-const ID: ErrorCode[] = ['VALIDATION_FAILED', 'INSTANCE_NOT_FOUND'];
-
-/**
- * The error responses of an operation, one per status, each status and meaning taken from the
- * registry of codes (src/errors): a code cannot be documented under a status it does not have.
- */
-function errorResponses(codes: readonly ErrorCode[]): RouteConfig['responses'] {
-  const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of new Set(codes)) {
-    const { status } = ERRORS[code];
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  }
-  return Object.fromEntries(
-    [...byStatus]
-      .sort(([a], [b]) => a - b)
-      .map(([status, list]) => [
-        status,
-        { description: list.map((code) => `${code}: ${ERRORS[code].meaning}`).join('; '), content: { 'application/json': { schema: errorResponse } } },
-      ]),
-  );
-}
-
-const json = (description: string, schema: z.ZodType) => ({ description, content: { 'application/json': { schema } } });
-
-interface Operation {
-  method: RouteConfig['method'];
-  path: string;
-  operationId: string;
-  summary: string;
-  description?: string;
-  tag: Tag;
-  /** Default: the API key. */
-  security?: RouteConfig['security'];
-  request?: RouteConfig['request'];
-  /** The success responses (and anything that is not a registered error). */
-  responses: RouteConfig['responses'];
-  /** The error codes it may answer; GUARDED is added when the API key guards it. */
-  errors?: ErrorCode[];
-}
-
-/** A documented operation: its route config for the generator, and the error codes it may answer. */
-export interface ApiOperation {
-  config: RouteConfig;
-  errors: readonly ErrorCode[];
-}
-
-function operation(op: Operation): ApiOperation {
-  const { tag, security = WITH_KEY, errors = [], responses, ...rest } = op;
-  const codes = security.length > 0 ? [...GUARDED, ...errors] : errors;
-  return { config: { ...rest, tags: [tag], security, responses: { ...responses, ...errorResponses(codes) } }, errors: codes };
-}
 
 const instanceAction = (action: string, operationId: string, summary: string, description: string, errors: ErrorCode[]): ApiOperation =>
   operation({
@@ -366,6 +287,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     responses: { 200: json('Queued again with a fresh attempt budget.', webhookRetried) },
     errors: ['VALIDATION_FAILED', 'WEBHOOK_NOT_DEAD', 'SHUTTING_DOWN'],
   }),
+  ...MESSAGE_OPERATIONS,
   operation({
     method: 'post',
     path: '/api/demo/{id}/{action}',

@@ -354,3 +354,80 @@ export const apiKeyInfo = z
 export const apiKeyList = z.object({ keys: z.array(apiKeyInfo) }).meta({ id: 'ApiKeyList' });
 
 export const apiKeyRevoked = z.object({ revoked: z.string() }).meta({ id: 'ApiKeyRevoked' });
+
+// ---------------------------------------------------------------------------------------------
+// Messages. The send body itself is `sendBodySchema` (src/messages/send-request.ts): the queue
+// validates with it, and the document is generated from it like everything here.
+
+export const OUTBOUND_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'expired', 'unknown'] as const;
+
+export const messageParams = z.object({
+  id: instanceId,
+  messageId: z.string().min(1).max(200).meta({ description: 'The id POST /messages answered with; for /media, the WhatsApp id of a received message.' }),
+});
+
+export const messageListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50).meta({ description: 'Messages per page, newest first (1–200, default 50).' }),
+  before: z.coerce.number().int().positive().optional().meta({ description: 'The `next` cursor of the previous page.' }),
+  status: z.enum(OUTBOUND_STATUSES).optional().meta({ description: 'Only messages in this state.' }),
+});
+
+export const idempotencyKeyHeader = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'must be 1–255 visible ASCII characters')
+  .meta({ description: 'Makes a retried request return the message the first one created, never a second message.' });
+
+export const messageView = z
+  .object({
+    id: z.string().meta({ description: "wa-fleet's id of the message." }),
+    instanceId: z.string(),
+    chatId: z.string().meta({ example: '15551234567@c.us' }),
+    type: z.enum(['text', 'media']),
+    text: z.string().nullable().meta({ description: 'The text of a text message.' }),
+    caption: z.string().nullable().meta({ description: 'The caption of a media message.' }),
+    replyTo: z.string().nullable(),
+    media: z.object({ mimetype: z.string(), filename: z.string().nullable(), size: z.number().int(), sha256: z.string() }).nullable(),
+    status: z.enum(OUTBOUND_STATUSES).meta({
+      description:
+        'queued → sending → sent → delivered → read; or failed / expired (never sent) / unknown (may have been sent: WhatsApp Web could not say, so it is not sent again).',
+    }),
+    reason: z.string().nullable().meta({ description: 'Why it failed, expired or is unknown.' }),
+    attempts: z.number().int(),
+    waMessageId: z.string().nullable().meta({ description: "WhatsApp's serialized id of the message (receipts and webhooks name it)." }),
+    idempotencyKey: z.string().nullable(),
+    createdAt: timestamp,
+    sentAt: timestamp.nullable(),
+    deliveredAt: timestamp.nullable(),
+    readAt: timestamp.nullable(),
+    expiresAt: timestamp.meta({ description: 'A message not sent by then becomes expired (SEND_MAX_AGE_MS).' }),
+  })
+  .meta({ id: 'Message' });
+
+export const messageEnvelope = z.object({ message: messageView }).meta({ id: 'MessageEnvelope' });
+
+export const messageList = z
+  .object({
+    messages: z.array(messageView),
+    next: z.number().int().nullable().meta({ description: 'Pass as `before` for the next page; null on the last.' }),
+    counts: z.record(z.enum(OUTBOUND_STATUSES), z.number().int()).meta({ description: "The instance's messages in each state, all pages together." }),
+  })
+  .meta({ id: 'MessageList' });
+
+export const demoInboundBody = z
+  .strictObject({
+    from: z.string().regex(/^\+?\d{6,15}$|^\d{6,25}(-\d{6,12})?@(c|g)\.us$/, 'must be international digits or a chat id').meta({ example: '15557654321' }),
+    body: z.string().max(65_536).optional(),
+    media: z.strictObject({ mimetype: z.string().max(127), filename: z.string().max(255).optional(), base64: z.string() }).optional(),
+    quotedId: z.string().max(200).optional(),
+    offline: z.boolean().optional().meta({ description: 'Deliver it as WhatsApp does for a phone that was offline: after the next connect.' }),
+  })
+  .meta({ id: 'DemoInboundMessage' });
+
+export const demoAckBody = z
+  .strictObject({
+    messageId: z.string().min(1).max(200).meta({ description: "wa-fleet's message id, or WhatsApp's serialized id." }),
+    ack: z.union([z.literal(-1), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).meta({ description: '1 server, 2 delivered, 3 read, 4 played, -1 error.' }),
+  })
+  .meta({ id: 'DemoAck' });

@@ -1,4 +1,5 @@
 import type { Instance, InstanceEvent } from '../domain/instance.js';
+import type { OutboundRow } from '../db/messages-repository.js';
 import type { InstanceHandle } from '../supervisor/instance/handle.js';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
@@ -41,4 +42,28 @@ export function instanceView(row: Instance | null, handle: InstanceHandle | unde
 
 export function eventView(e: InstanceEvent) {
   return { ...e, occurredAt: e.occurredAt.toISOString() };
+}
+
+/** A queued message as the API shows it (the media bytes never: only what describes them). */
+export function messageView(m: OutboundRow) {
+  return {
+    id: m.id,
+    instanceId: m.instanceId,
+    chatId: m.chatId,
+    type: m.kind,
+    text: m.kind === 'text' ? m.body : null,
+    caption: m.kind === 'media' ? m.body : null,
+    replyTo: m.replyTo,
+    media: m.media,
+    status: m.state,
+    reason: m.reason,
+    attempts: m.attempts,
+    waMessageId: m.waMessageId,
+    idempotencyKey: m.idempotencyKey,
+    createdAt: m.createdAt.toISOString(),
+    sentAt: m.sentAt?.toISOString() ?? null,
+    deliveredAt: m.deliveredAt?.toISOString() ?? null,
+    readAt: m.readAt?.toISOString() ?? null,
+    expiresAt: m.expiresAt.toISOString(),
+  };
 }

@@ -87,6 +87,16 @@ export const SETTINGS = {
   LEAK_WINDOW_MS: spec({ default: '3600000', doc: 'Memory history the leak trend is computed over', schema: millis(60_000) }),
   LEAK_MIN_SAMPLES: spec({ default: '10', doc: 'Samples needed before a leak can be concluded', schema: integer(3) }),
 
+  MESSAGE_MEDIA_MAX_MB: spec({ default: '16', doc: 'Largest media file a message may carry (base64 or fetched from its URL), in MiB', schema: integer(1, 64) }),
+  MESSAGE_QUEUE_MAX: spec({ default: '1000', doc: 'Messages one instance may have waiting (queued or sending); past it a send gets 429 QUEUE_FULL', schema: integer(1, 1_000_000) }),
+  MEDIA_FETCH_TIMEOUT_MS: spec({ default: '15000', doc: 'Time a media URL has to deliver its file when a message is accepted', schema: millis(100) }),
+  SEND_MIN_INTERVAL_MS: spec({ default: '1000', doc: 'Least time between two sends of one instance, before jitter (0: no pacing)', schema: millis() }),
+  SEND_JITTER_MS: spec({ default: '1000', doc: 'Random extra wait added to each send interval, so a burst does not look like a bot', schema: millis() }),
+  SEND_MAX_PER_MINUTE: spec({ default: '30', doc: 'Sends one instance may make in any 60 s (0: no limit)', schema: integer(0, 100_000) }),
+  SEND_MAX_AGE_MS: spec({ default: '86400000', doc: 'A message not sent this long after it was accepted becomes expired', schema: millis(1000) }),
+  SEND_TIMEOUT_MS: spec({ default: '30000', doc: 'Time one send has in the worker before it counts as a failed attempt (then looked up before any retry)', schema: millis(1000) }),
+  SEND_MAX_ATTEMPTS: spec({ default: '5', doc: 'Send attempts (and lookups that could not tell) before a message becomes failed or unknown', schema: integer(1, 100) }),
+
   SSE_MAX_STREAMS: spec({ default: '20', doc: 'Dashboard event streams open at once; past it a new stream gets 429', schema: integer(1, 10_000) }),
   SSE_TOKEN_TTL_MS: spec({ default: '60000', doc: 'A stream token is valid this long and for one stream only', schema: millis(1000) }),
   PAIRING_MAX_ATTEMPTS: spec({ default: '5', doc: 'Pairing codes one instance may request per window', schema: integer(1) }),

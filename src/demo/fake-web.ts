@@ -61,8 +61,101 @@ export interface FakeWaStatus {
   held: string | null;
   heldMb: number;
   queuedBoots: number;
-  listeners: { state: number; hasSynced: number; ref: number };
+  /** Listener counts; `messages` is the library's Msg 'add' listener (1 once it attached, just before `ready`). */
+  listeners: { state: number; hasSynced: number; ref: number; messages: number };
+  /** The library attached its message listeners on this page load and `ready` has been emitted. */
+  libraryReady: boolean;
+  /** Records in `sent()` (this profile, all boots). */
+  sentCount: number;
+  /** Messages (receive/fromPhone) stored but not yet delivered to the library. */
+  pendingInbound: number;
+  /** Modes queued by failNextSends(), next first. */
+  sendFaults: SendFaultMode[];
   config: FakeWaConfig;
+}
+
+/** Media of a send, as it reached the fake WhatsApp. */
+export interface SentMedia {
+  mimetype: string;
+  /** Documents only (images, video and audio carry no file name); null otherwise. */
+  filename: string | null;
+  /** Bytes uploaded (decoded, not base64). */
+  size: number;
+  /** Hex SHA-256 of those bytes. */
+  sha256: string;
+}
+
+/** One send that reached the fake WhatsApp, as `window.__fake.sent()` lists it (arrival order). */
+export interface SentRecord {
+  /** Serialized message id, `true_<chatId>_<waId>`: what the library's Message.id._serialized is. */
+  id: string;
+  /** The key's own id (`3EB0` + 18 hex unless a caller replaced WAWebMsgKey.newId). */
+  waId: string;
+  chatId: string;
+  /** 'chat' for text; 'image', 'document', 'video', 'audio', 'ptt' for media. */
+  type: string;
+  /** Text of a text message; null for media. */
+  body: string | null;
+  caption: string | null;
+  /** Serialized id of the quoted message (a reply), or null. */
+  quotedId: string | null;
+  media: SentMedia | null;
+  /** Epoch ms when the record became durable. */
+  at: number;
+  /** The page load (status().boot) that recorded it. */
+  boot: number;
+}
+
+/** Media of an inbound message. */
+export interface InboundMedia {
+  mimetype: string;
+  filename?: string;
+  /** Base64 of the bytes; msg.downloadMedia() gives them back. */
+  data: string;
+}
+
+/** A message to the linked account, for `receive()`. */
+export interface ReceiveOptions {
+  /** Sender: digits (a phone number, `<digits>@c.us`) or a chat id (`<id>@g.us` needs `author`). */
+  from: string;
+  /** Text, or the caption when `media` is given. */
+  body?: string;
+  /** The key's id; default `3A` + 18 uppercase hex. */
+  id?: string;
+  /** Default 'chat', or the media's kind (image/video/audio/document) from its mimetype. */
+  type?: string;
+  /** Serialized id of a message on this page that this one replies to. */
+  quotedId?: string;
+  media?: InboundMedia;
+  /** Hold it for the library's next `ready` (the next page load when the library is already attached). */
+  offline?: boolean;
+  /** Group messages: the member who wrote (digits or `<digits>@c.us`). */
+  author?: string;
+}
+
+/** A message the linked phone itself sent, for `fromPhone()`. */
+export interface FromPhoneOptions {
+  /** The chat: digits or a chat id. */
+  to: string;
+  body?: string;
+  id?: string;
+  type?: string;
+  quotedId?: string;
+  media?: InboundMedia;
+  offline?: boolean;
+}
+
+/** -1 error, 0 pending, 1 server, 2 device, 3 read, 4 played. */
+export type MessageAckValue = -1 | 0 | 1 | 2 | 3 | 4;
+
+export type SendFaultMode = 'hang-before-record' | 'hang-after-record' | 'reject';
+
+export interface SendFaults {
+  mode: SendFaultMode;
+  /** How many of the next sends (this page load only). Default 1. */
+  count?: number;
+  /** The rejection's message for mode 'reject'. */
+  message?: string;
 }
 
 /** The control object the page exposes as `window.__fake` (README.md says what each one causes). */
@@ -84,6 +177,17 @@ export interface FakeWaControl {
   release(): FakeWaStatus;
   nextBoots(patches: Array<Omit<FakeWaConfig, 'perBoot'>>): Promise<FakeWaStatus>;
   failNextInits(n: number): Promise<FakeWaStatus>;
+  // Messages: these act at once.
+  /** Every send that reached the fake WhatsApp on this profile, in arrival order. */
+  sent(): Promise<SentRecord[]>;
+  /** A message to the linked account; resolves once stored, with its serialized id `false_<chatId>_<id>`. */
+  receive(options: ReceiveOptions): Promise<{ id: string }>;
+  /** A message the linked phone sent (fromMe): `message_create` only. Id `true_<chatId>_<id>`. */
+  fromPhone(options: FromPhoneOptions): Promise<{ id: string }>;
+  /** Sets a message's ack (the library emits message_ack); an unknown id throws. */
+  ack(id: string, ack: MessageAckValue): Promise<{ id: string; ack: number }>;
+  /** Makes the next sends of this page load hang or fail (see README.md). */
+  failNextSends(faults: SendFaults): FakeWaStatus;
 }
 
 /** Calls `window.__fake[method](...args)` in the page; rejects when the page cannot answer. */

@@ -10,6 +10,8 @@ export const Category = {
   API: 'API',
   DB: 'DB',
   WEBHOOK: 'WEBHOOK',
+  /** The message queue: sends, receipts, inbound messages. */
+  MESSAGE: 'MESSAGE',
   /** Boot, shutdown and wiring of the supervisor itself. */
   SYSTEM: 'SYSTEM',
 } as const;

@@ -77,6 +77,49 @@ export interface RecoveryStepEvent {
   at: Date;
 }
 
+/** A message the linked phone received, or sent itself from the phone (`fromMe`); `id` is WhatsApp's, for dedupe. */
+export interface MessageReceivedEvent {
+  instanceId: string;
+  id: string;
+  chatId: string;
+  from: string;
+  to: string;
+  fromMe: boolean;
+  type: string;
+  body: string | null;
+  /** WhatsApp's own time of the message, epoch seconds. */
+  timestamp: number | null;
+  hasMedia: boolean;
+  quotedId: string | null;
+  at: Date;
+}
+
+/** A queued message changed state on wa-fleet's side: sent, failed, expired or unknown (receipts are `message.ack`). */
+export interface MessageStatusEvent {
+  instanceId: string;
+  /** wa-fleet's id of the message (the one POST /messages answered with). */
+  messageId: string;
+  chatId: string;
+  status: 'sent' | 'failed' | 'expired' | 'unknown';
+  waMessageId: string | null;
+  reason: string | null;
+  at: Date;
+}
+
+/** A receipt from WhatsApp for a message the linked phone sent (through wa-fleet or from the phone). */
+export interface MessageAckEvent {
+  instanceId: string;
+  /** WhatsApp's serialized message id. */
+  id: string;
+  chatId: string;
+  ack: number;
+  /** `sent` (server), `delivered` (device), `read` (read or played), `error`, `pending`. */
+  status: 'pending' | 'sent' | 'delivered' | 'read' | 'error';
+  /** wa-fleet's id when the message went through its queue, else null (sent from the phone). */
+  messageId: string | null;
+  at: Date;
+}
+
 export interface FleetEventMap {
   'connection.update': ConnectionUpdateEvent;
   'qrcode.updated': QrCodeUpdatedEvent;
@@ -88,6 +131,9 @@ export interface FleetEventMap {
   'instance.health': InstanceHealthEvent;
   'memory.alert': MemoryAlertEvent;
   'recovery.step': RecoveryStepEvent;
+  'message.received': MessageReceivedEvent;
+  'message.status': MessageStatusEvent;
+  'message.ack': MessageAckEvent;
 }
 export type FleetEventName = keyof FleetEventMap;
 
@@ -103,6 +149,9 @@ export const SEVERITY: Readonly<Record<FleetEventName, Severity>> = Object.freez
   'connection.update': 'LOW',
   'qrcode.updated': 'LOW',
   'status.instance': 'LOW',
+  'message.received': 'LOW',
+  'message.status': 'LOW',
+  'message.ack': 'LOW',
 });
 export const FLEET_EVENT_NAMES = Object.keys(SEVERITY) as FleetEventName[];
 

@@ -11,6 +11,7 @@ import type { ConnectionStatus, Instance, InstanceEvent } from '../domain/instan
 import { AppError, InstanceNotFoundError, ShuttingDownError, WorkerNotRunningError } from '../errors/index.js';
 import { Category, type Logger } from '../logger/index.js';
 import { WorkerHandle, type WorkerClient } from '../worker/handle.js';
+import type { WorkerMessage } from '../worker/messages.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
 import { grantStorage } from '../worker/worker-storage.js';
@@ -103,6 +104,7 @@ export class Fleet {
   /** Per-instance memory readings: the gate's measurement, the memory loop's history, the report. */
   readonly memory: MemorySampler;
   private measurement: { value: FleetMemoryMeasurement; of: string } | null = null;
+  private messageListener: ((instanceId: string, m: WorkerMessage) => void) | null = null;
 
   constructor(private readonly options: FleetOptions) {
     const { config, pool } = options;
@@ -142,7 +144,14 @@ export class Fleet {
   }
 
   private adopt(row: Instance): InstanceHandle {
-    const handle = new InstanceHandle(row.id, row, { journal: this.journal, log: this.options.log, launch: this.launch, settings: this.settings, gate: this.gate });
+    const handle = new InstanceHandle(row.id, row, {
+      journal: this.journal,
+      log: this.options.log,
+      launch: this.launch,
+      settings: this.settings,
+      gate: this.gate,
+      onMessage: (id, m) => this.messageListener?.(id, m),
+    });
     this.known.set(row.id, row);
     this.handles.set(row.id, handle);
     return handle;
@@ -298,6 +307,11 @@ export class Fleet {
     await handle.requestStart('qr_requested');
   }
 
+  /** Who hears the workers' message traffic (inbound messages, receipts): the message service. */
+  onWorkerMessage(listener: (instanceId: string, m: WorkerMessage) => void): void {
+    this.messageListener = listener;
+  }
+
   /** The running worker of an instance, for a request only a worker can answer; WORKER_NOT_RUNNING otherwise. */
   async worker(id: string): Promise<WorkerClient> {
     const worker = await this.handle(id).runningWorker();
@@ -313,6 +327,12 @@ export class Fleet {
     this.mustAccept();
     if (!this.options.config.waFleetFakeWeb) throw new AppError('DEMO_MODE_OFF');
     await (await this.worker(id)).demo(action, args, 5_000);
+  }
+
+  /** Demo mode only: asks the fake WhatsApp Web of a running instance and answers with what it says (its record of sent messages, an inbound message's id). */
+  async demoQuery(id: string, action: string, args: unknown[] = []): Promise<unknown> {
+    if (!this.options.config.waFleetFakeWeb) throw new AppError('DEMO_MODE_OFF');
+    return (await this.worker(id)).demoQuery(action, args, 10_000);
   }
 
   /** Stops the worker, wipes the session data (inside the storage root only) and deletes the row. */

@@ -8,6 +8,7 @@ import { inTransaction, type Connection, type Pool } from '../db/pool.js';
 import type { ConnectionStatus, Health, NewEvent } from '../domain/instance.js';
 import { DatabaseUnavailableError } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
+import { applyMessageChange, type MessageChange } from '../messages/journal-changes.js';
 import { insertNotifications, pinPendingSecrets } from '../webhooks/outbox.js';
 import { newWebhookSecret } from '../webhooks/sign.js';
 import type { FleetEventBus } from './event-bus.js';
@@ -24,7 +25,12 @@ export type RowChange =
   | { kind: 'webhook'; url: string | null; scope: 'admin' | 'instance'; secret: string | null }
   | { kind: 'webhookSecret'; secret: string }
   | { kind: 'keyCreate'; keyId: string; hash: string; label: string | null }
-  | { kind: 'keyRevoke'; keyId: string };
+  | { kind: 'keyRevoke'; keyId: string }
+  /** Messages: accepted, moved through their states, received, acknowledged (src/messages/journal-changes.ts). */
+  | MessageChange;
+
+/** Changes that announce nothing when they changed nothing (the rest happened live whatever the row said). */
+const QUIET_WHEN_UNCHANGED: ReadonlySet<string> = new Set(['enabled', 'messageAccept', 'messageMove', 'inbound']);
 
 /** One change, recorded whole or not at all: its row change, its audit event, its notifications. */
 export interface JournalEntry {
@@ -207,9 +213,9 @@ export class Journal {
         try {
           const outcome = await this.breaker.execute(() => this.write(head));
           queue.shift();
-          // Only an enable/disable that changed nothing has nothing to announce; anything else
-          // happened live whatever the row said (a status of a row removed meanwhile).
-          this.announce(head, outcome === 'written' || head.entry.change?.kind !== 'enabled');
+          // An enable/disable or a message change that changed nothing has nothing to announce;
+          // anything else happened live whatever the row said (a status of a row removed meanwhile).
+          this.announce(head, outcome === 'written' || !QUIET_WHEN_UNCHANGED.has(head.entry.change?.kind ?? ''));
           head.settle(outcome);
         } catch (err) {
           if (err instanceof BrokenCircuitError || isOutage(err)) {
@@ -280,9 +286,9 @@ export class Journal {
     const id = entry.instanceId;
     const change = entry.change;
     let event = entry.event;
-    const notifications = (entry.notify ?? []).map(toNotification);
     // Due at the entry's time: the receiver gets an instance's notifications in the order recorded.
-    const queueNotes = () => insertNotifications(conn, notifications, { globalUrl: this.options.globalWebhookUrl }, at);
+    // Built when queued, not before: a receipt fills in its message id as it is written.
+    const queueNotes = () => insertNotifications(conn, (entry.notify ?? []).map(toNotification), { globalUrl: this.options.globalWebhookUrl }, at);
     if (id === null) {
       await queueNotes();
       return 'written';
@@ -329,6 +335,12 @@ export class Journal {
         break;
       case 'keyRevoke':
         if (!(await apiKeys.remove(conn, id, change.keyId))) return 'unchanged';
+        break;
+      case 'messageAccept':
+      case 'messageMove':
+      case 'inbound':
+      case 'receipt':
+        if ((await applyMessageChange(conn, id, change, at)) === 'unchanged') return 'unchanged';
         break;
       case 'remove':
         // Queued before the row goes: the instance's own webhook_url is read from it, and its

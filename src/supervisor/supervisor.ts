@@ -10,6 +10,7 @@ import { createPool, type Pool } from '../db/pool.js';
 import { waitForDatabase } from '../db/wait.js';
 import { Category, type Logger } from '../logger/index.js';
 import { MIGRATIONS_DIR, VERSION } from '../paths.js';
+import { Messages } from '../messages/messages.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { Fleet } from './fleet.js';
 import type { WorkerLauncher } from './instance/handle.js';
@@ -26,6 +27,8 @@ export interface SupervisorOptions {
 
 /** The webhook dispatcher's share of the shutdown budget: what is due is tried once more, briefly. */
 const WEBHOOK_STOP_BUDGET_MS = 3_000;
+/** Sends in flight get this long to be recorded before the fleet stops their workers. */
+const SENDER_STOP_BUDGET_MS = 5_000;
 
 /**
  * The composition root: builds every part from the config — database pool, fleet (with its
@@ -38,6 +41,7 @@ export class Supervisor {
   readonly fleet: Fleet;
   readonly webhooks: WebhookDispatcher;
   readonly checks: Checks;
+  readonly messages: Messages;
   readonly app: Express | null;
   private server: Server | null = null;
   private stopping = false;
@@ -59,6 +63,7 @@ export class Supervisor {
     // Every fleet event has just queued its notifications: deliver them now, not at the next poll.
     this.fleet.events.onAny(() => this.webhooks.wake());
     this.checks = new Checks({ fleet: this.fleet, log, settings: checkSettings(config) });
+    this.messages = new Messages({ fleet: this.fleet, pool: this.pool, config, log: log.child({ category: Category.MESSAGE }) });
     this.app =
       options.http === false
         ? null
@@ -66,6 +71,7 @@ export class Supervisor {
             pool: this.pool,
             fleet: this.fleet,
             checks: this.checks,
+            messages: this.messages,
             config,
             log,
             version: VERSION,
@@ -88,7 +94,7 @@ export class Supervisor {
 
   /**
    * Waits for the database, migrates (MIGRATE_ON_START), then starts the webhook dispatcher, the
-   * fleet (rehydration scheduled), the check loops and the HTTP API, in that order.
+   * fleet (rehydration scheduled), the message sender, the check loops and the HTTP API, in that order.
    */
   async start(): Promise<void> {
     const { config } = this.options;
@@ -97,6 +103,7 @@ export class Supervisor {
     if (config.migrateOnStart) await migrate(config.mysqlUrl, MIGRATIONS_DIR, dbLog);
     this.webhooks.start();
     await this.fleet.start();
+    this.messages.start();
     this.checks.start();
     if (this.app) this.server = await listen(this.app, config.host, config.port);
   }
@@ -104,7 +111,7 @@ export class Supervisor {
   /**
    * The stop, as ordered steps for the process's one shutdown path: the loops first (no recovery
    * may start a worker the fleet's stop has just stopped), then the fleet (the API keeps answering
-   * reads and refuses writes meanwhile), the webhooks, the HTTP server, the pool.
+   * reads and refuses writes meanwhile; the sender stops first), the webhooks, the HTTP server, the pool.
    */
   shutdownSteps(): ShutdownStep[] {
     return [
@@ -115,6 +122,8 @@ export class Supervisor {
           await this.checks.stop();
         },
       },
+      // Before the fleet: a send in flight is answered and recorded while its worker still runs.
+      { name: 'messages', run: (left) => this.messages.stop(Math.min(left, SENDER_STOP_BUDGET_MS)) },
       { name: 'fleet', run: () => this.fleet.stop() },
       { name: 'webhooks', run: (left) => this.webhooks.stop(Math.min(left, WEBHOOK_STOP_BUDGET_MS)) },
       { name: 'http server', run: async () => void (this.server && (await closeServer(this.server))) },

@@ -5,8 +5,9 @@ import { coerceError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { chromiumArgs } from './chromium-args.js';
 import { browserHome, homeEnvironment } from './environment.js';
-import { WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
+import { WorkerEvent, type DeepResult, type FindRequest, type FindResult, type MediaPayload, type PingResult, type SendRequest, type SendResult, type WorkerInit } from './protocol.js';
 import { AppError } from '../errors/index.js';
+import { MessageDriver, type Report } from './message-driver.js';
 import { profileDir } from './session-path.js';
 import { webSourceOptions } from './web-source.js';
 
@@ -21,7 +22,7 @@ interface AuthStrategyHooks {
 }
 const LocalAuthBase = LocalAuth as unknown as new (options: { clientId: string; dataPath: string }) => AuthStrategyHooks;
 
-export type Report = (type: WorkerEvent, payload?: unknown) => void;
+export type { Report };
 
 export class NotRunningError extends AppError {
   constructor() {
@@ -65,11 +66,15 @@ export class ClientDriver {
   private page: Page | null = null;
   /** Set while we close the browser ourselves, so that closing is not reported as a crash. */
   private closing = false;
+  /** Sends, lookups, media and message events; it outlives a restart (its line of sends must too). */
+  private readonly messages: MessageDriver;
 
   constructor(
     private readonly init: WorkerInit,
     private readonly report: Report,
-  ) {}
+  ) {
+    this.messages = new MessageDriver(() => this.requirePage(), report);
+  }
 
   get browserPid(): number | null {
     return this.browser?.process()?.pid ?? null;
@@ -99,6 +104,7 @@ export class ClientDriver {
     });
     this.client = client;
     this.forwardClientEvents(client);
+    this.messages.attach(client);
     await client.initialize();
   }
 
@@ -224,6 +230,40 @@ export class ClientDriver {
       `simulate ${action}`,
     );
     if (!ok) throw new Error(`the fake WhatsApp Web has no action "${action}"`);
+  }
+
+  /** Demo/test mode: awaits `window.__fake[action](...args)` and answers with its (JSON) result. */
+  async demoQuery(action: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    if (!this.init.fakeWeb) throw new AppError('DEMO_MODE_OFF');
+    const { page } = this.requirePage();
+    const answer = await withTimeout(
+      page.evaluate(
+        async (a: string, rest: unknown[]) => {
+          const fake = (window as unknown as { __fake?: Record<string, (...x: unknown[]) => unknown> }).__fake;
+          if (!fake || typeof fake[a] !== 'function') return { known: false, value: null };
+          const value = await fake[a]!(...rest);
+          return { known: true, value: value === undefined ? null : value };
+        },
+        action,
+        args,
+      ),
+      timeoutMs,
+      `demo query ${action}`,
+    );
+    if (!answer.known) throw new AppError('VALIDATION_FAILED', `the fake WhatsApp Web has no action "${action}"`);
+    return answer.value;
+  }
+
+  sendMessage(req: SendRequest, timeoutMs: number): Promise<SendResult> {
+    return this.messages.send(req, timeoutMs);
+  }
+
+  findMessage(req: FindRequest, timeoutMs: number): Promise<FindResult> {
+    return this.messages.find(req, timeoutMs);
+  }
+
+  downloadMedia(messageId: string, timeoutMs: number): Promise<MediaPayload> {
+    return this.messages.downloadMedia(messageId, timeoutMs);
   }
 
   /** destroy() within the time given; past it, the browser is killed. Never throws. */

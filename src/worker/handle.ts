@@ -9,7 +9,19 @@ import { withTimeout } from '../../lib/timeout.js';
 import { AppError } from '../errors/index.js';
 import { browserHome, workerEnvironment } from './environment.js';
 import { describeIssue, EVENT_SCHEMAS, LIMITS, REPLY_SCHEMAS } from './messages.js';
-import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type DeepResult, type PingResult, type WorkerInit } from './protocol.js';
+import {
+  WORKER_EVENTS,
+  WorkerCommand,
+  WorkerEvent,
+  type DeepResult,
+  type FindRequest,
+  type FindResult,
+  type MediaPayload,
+  type PingResult,
+  type SendRequest,
+  type SendResult,
+  type WorkerInit,
+} from './protocol.js';
 import { prepareProfile } from './worker-storage.js';
 import type { WorkerUser } from './worker-user.js';
 
@@ -50,8 +62,19 @@ export interface WorkerClient {
   logout(timeoutMs: number): Promise<void>;
   /** Destroy and initialize the client again in place; `destroyTimeoutMs` for the destroy, `timeoutMs` in all. */
   restart(destroyTimeoutMs: number, timeoutMs: number): Promise<void>;
-  /** Demo mode: an action on the fake WhatsApp Web (scan, logout, freeze …). */
+  /** Demo mode: an action on the fake WhatsApp Web (scan, logout, freeze …), fired and forgotten. */
   demo(action: string, args: unknown[], timeoutMs: number): Promise<unknown>;
+  /** Demo mode: a `window.__fake` call whose (JSON) result is the answer: sent(), receive(…), ack(…). */
+  demoQuery(action: string, args: unknown[], timeoutMs: number): Promise<unknown>;
+  /**
+   * Sends one message under `req.waId`. SEND_REJECTED: WhatsApp Web refused it, nothing was sent.
+   * Any other failure (TIMEOUT, IPC_*, a library error): it may or may not have been sent; ask findMessage.
+   */
+  sendMessage(req: SendRequest, timeoutMs: number): Promise<SendResult>;
+  /** Whether WhatsApp Web holds `true_<chatId>_<waId>`. Rejects when the page cannot tell. */
+  findMessage(req: FindRequest, timeoutMs: number): Promise<FindResult>;
+  /** The media of a message (serialized id); MEDIA_NOT_AVAILABLE when it has none the session can download. */
+  downloadMedia(messageId: string, timeoutMs: number): Promise<MediaPayload>;
   stop(timeoutMs: number): Promise<WorkerExit>;
   kill(): void;
 }
@@ -239,6 +262,22 @@ export class WorkerHandle implements WorkerClient {
 
   demo(action: string, args: unknown[], timeoutMs: number): Promise<unknown> {
     return this.ask(WorkerCommand.SIMULATE, { action, args }, timeoutMs, REPLY_SCHEMAS.any);
+  }
+
+  demoQuery(action: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    return this.ask(WorkerCommand.DEMO_QUERY, { action, args }, timeoutMs, REPLY_SCHEMAS.any);
+  }
+
+  sendMessage(req: SendRequest, timeoutMs: number): Promise<SendResult> {
+    return this.ask(WorkerCommand.SEND_MESSAGE, { ...req }, timeoutMs, REPLY_SCHEMAS.send);
+  }
+
+  findMessage(req: FindRequest, timeoutMs: number): Promise<FindResult> {
+    return this.ask(WorkerCommand.FIND_MESSAGE, { chatId: req.chatId, waId: req.waId }, timeoutMs, REPLY_SCHEMAS.find);
+  }
+
+  downloadMedia(messageId: string, timeoutMs: number): Promise<MediaPayload> {
+    return this.ask(WorkerCommand.DOWNLOAD_MEDIA, { messageId }, timeoutMs, REPLY_SCHEMAS.media);
   }
 
   /**

@@ -6,7 +6,9 @@
 import { z } from 'zod';
 import { serializeError } from '../../lib/errors.js';
 import { IpcChannel } from '../../lib/ipc/index.js';
+import { AppError } from '../errors/index.js';
 import { ClientDriver, NotRunningError } from './driver.js';
+import { describeIssue, REQUEST_SCHEMAS } from './messages.js';
 import { WORKER_COMMANDS, WorkerCommand, WorkerEvent, type WorkerInit } from './protocol.js';
 
 const EXIT_DESTROY_TIMEOUT_MS = 5_000;
@@ -24,6 +26,13 @@ const initSchema = z.object({
 const timeoutSchema = z.object({ timeoutMs: z.number().int().positive() });
 const pairingSchema = timeoutSchema.extend({ phone: z.string().regex(/^\d{6,15}$/) });
 const simulateSchema = timeoutSchema.extend({ action: z.string().regex(/^\w{1,32}$/), args: z.array(z.unknown()).default([]) });
+
+/** A request of the message commands, or VALIDATION_FAILED: nothing malformed reaches the page. */
+function checked<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) throw new AppError('VALIDATION_FAILED', describeIssue(parsed.error));
+  return parsed.data;
+}
 
 const channel = new IpcChannel<WorkerEvent, WorkerCommand>(process, {
   receives: WORKER_COMMANDS,
@@ -69,6 +78,23 @@ channel.handle(WorkerCommand.PAIRING_CODE, async (p) => {
 channel.handle(WorkerCommand.SIMULATE, (p) => {
   const { action, args, timeoutMs } = simulateSchema.parse(p);
   return running().simulate(action, args, timeoutMs);
+});
+channel.handle(WorkerCommand.SEND_MESSAGE, (p) => {
+  const { timeoutMs } = checked(timeoutSchema, p);
+  return running().sendMessage(checked(REQUEST_SCHEMAS.send, p), timeoutMs);
+});
+channel.handle(WorkerCommand.FIND_MESSAGE, (p) => {
+  const { timeoutMs } = checked(timeoutSchema, p);
+  return running().findMessage(checked(REQUEST_SCHEMAS.find, p), timeoutMs);
+});
+channel.handle(WorkerCommand.DOWNLOAD_MEDIA, (p) => {
+  const { timeoutMs } = checked(timeoutSchema, p);
+  return running().downloadMedia(checked(REQUEST_SCHEMAS.downloadMedia, p).messageId, timeoutMs);
+});
+channel.handle(WorkerCommand.DEMO_QUERY, (p) => {
+  const { timeoutMs } = checked(timeoutSchema, p);
+  const { action, args } = checked(REQUEST_SCHEMAS.demoQuery, p);
+  return running().demoQuery(action, args, timeoutMs);
 });
 channel.handle(WorkerCommand.SHUTDOWN, async (p) => {
   const { timeoutMs } = timeoutSchema.parse(p);

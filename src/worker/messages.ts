@@ -1,18 +1,76 @@
 import { z } from 'zod';
-import { WorkerEvent, type DeepResult, type PingResult } from './protocol.js';
+import {
+  WorkerEvent,
+  type DeepResult,
+  type FindResult,
+  type MediaPayload,
+  type MessageAckPayload,
+  type MessageEventPayload,
+  type PingResult,
+  type SendResult,
+} from './protocol.js';
 
 /*
  * What a worker may say, checked at the boundary. A worker runs a browser that runs a page we do
  * not control: its events are input, like an HTTP body. A payload that fails here never reaches
  * the fleet's state, the database or a kill(): it is reported as an error of that one instance.
  * The limits are the columns' (push_name VARCHAR(255), wid VARCHAR(64)) and what a real value
- * needs (a WhatsApp QR is ~250 characters).
+ * needs (a WhatsApp QR is ~250 characters). A message body is WhatsApp's own cap (65 536
+ * characters); message and chat ids are ~20–60 characters, 200 leaves room for group and lid forms.
+ * Media crosses as base64: 64 MiB of it is 48 MiB of file, over WhatsApp's 16 MB for photos and
+ * videos; a bigger document is refused here rather than pushed through the channel.
  */
 
-export const LIMITS = { qr: 2_048, wid: 64, pushName: 255, reason: 255, message: 8_192 } as const;
+export const LIMITS = {
+  qr: 2_048,
+  wid: 64,
+  pushName: 255,
+  reason: 255,
+  message: 8_192,
+  body: 65_536,
+  id: 200,
+  mimetype: 255,
+  filename: 1_024,
+  mediaBase64: 64 * 1024 * 1024,
+} as const;
 
 const text = (max: number) => z.string().max(max);
 const optionalText = (max: number) => text(max).nullish();
+
+/** A chat or user id: `<user>@<server>` (c.us, g.us, lid, newsletter …). No `_`: it separates a serialized message id's parts. */
+const chatId = z.string().max(LIMITS.id).regex(/^[^\s_@]+@[^\s_@]+$/, 'not a chat id');
+/** A serialized message id: `<fromMe>_<chat>_<id>`, a group's incoming ones with `_<participant>`. */
+const messageId = z.string().max(LIMITS.id).regex(/^(true|false)_[^\s_]+_[^\s_]+(_[^\s_]+)?$/, 'not a serialized message id');
+/** The id part alone, as WhatsApp Web makes them (hex or alphanumeric): it becomes part of a serialized id. */
+const waId = z.string().regex(/^[0-9A-Za-z]{1,128}$/, 'not a WhatsApp message id (1–128 letters and digits)');
+/** Standard base64, as MessageMedia holds it. */
+const base64 = z.string().max(LIMITS.mediaBase64).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
+/** -1 error, 0 pending, 1 server, 2 device, 3 read, 4 played; a little room for values WhatsApp may add. */
+const ack = z.number().int().min(-1).max(15);
+/** Seconds since the epoch, as WhatsApp Web keeps `t`. */
+const timestamp = z.number().int().nonnegative().nullable();
+
+const media = z.object({
+  mimetype: text(LIMITS.mimetype).min(1),
+  filename: text(LIMITS.filename).nullable(),
+  data: base64,
+}) satisfies z.ZodType<MediaPayload>;
+
+const messageEvent = z.object({
+  id: messageId,
+  chatId,
+  from: text(LIMITS.id),
+  to: text(LIMITS.id),
+  fromMe: z.boolean(),
+  type: text(64),
+  body: text(LIMITS.body),
+  timestamp,
+  hasMedia: z.boolean(),
+  quotedId: messageId.nullable(),
+  author: text(LIMITS.id).nullable(),
+}) satisfies z.ZodType<MessageEventPayload>;
+
+const messageAckEvent = z.object({ id: messageId, chatId, ack, fromMe: z.boolean() }) satisfies z.ZodType<MessageAckPayload>;
 
 export const EVENT_SCHEMAS = {
   [WorkerEvent.HELLO]: z.object({ pid: z.number().int().positive().optional() }).passthrough().nullish(),
@@ -30,6 +88,8 @@ export const EVENT_SCHEMAS = {
   [WorkerEvent.BROWSER_LAUNCHED]: z.object({ pid: z.number().int().gt(1).nullable() }),
   [WorkerEvent.BROWSER_DISCONNECTED]: z.unknown(),
   [WorkerEvent.PAGE_CLOSED]: z.object({ reason: optionalText(LIMITS.reason) }).nullish(),
+  [WorkerEvent.MESSAGE]: messageEvent,
+  [WorkerEvent.MESSAGE_ACK]: messageAckEvent,
 } satisfies Record<WorkerEvent, z.ZodType>;
 
 export type EventPayload<E extends WorkerEvent> = z.infer<(typeof EVENT_SCHEMAS)[E]>;
@@ -48,8 +108,32 @@ export const REPLY_SCHEMAS = {
   }) satisfies z.ZodType<DeepResult>,
   gc: z.object({ jsHeapUsedBytes: z.number().nonnegative().nullable(), workerHeapUsedBytes: z.number().nonnegative().optional() }),
   pairingCode: z.object({ code: z.string().min(1).max(16) }),
+  send: z.object({ waMessageId: messageId, timestamp, idMatched: z.boolean() }) satisfies z.ZodType<SendResult>,
+  find: z.object({ found: z.boolean(), ack: ack.nullable() }) satisfies z.ZodType<FindResult>,
+  media,
   /** Replies whose content nobody reads (logout, demo actions). */
   any: z.unknown(),
+} as const;
+
+/**
+ * The new commands' requests, checked by the worker before anything reaches the page. The
+ * supervisor builds them, but the page runs on what they carry (ids become part of serialized ids).
+ */
+export const REQUEST_SCHEMAS = {
+  send: z
+    .object({
+      chatId,
+      waId,
+      text: text(LIMITS.body).min(1).optional(),
+      media: media.optional(),
+      caption: text(LIMITS.body).nullish(),
+      quotedId: messageId.nullish(),
+    })
+    .refine((r) => (r.text === undefined) !== (r.media === undefined), { message: 'exactly one of text and media' })
+    .refine((r) => r.media !== undefined || r.caption == null, { message: 'a caption needs media', path: ['caption'] }),
+  find: z.object({ chatId, waId }),
+  downloadMedia: z.object({ messageId }),
+  demoQuery: z.object({ action: z.string().regex(/^\w{1,32}$/), args: z.array(z.unknown()).default([]) }),
 } as const;
 
 /** Why a message was refused, in one line for the log and the instance's error event. */

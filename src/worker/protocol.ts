@@ -18,6 +18,13 @@ export const WorkerCommand = {
   GC: 'gc',
   /** Demo/test mode only: forwards an action to the fake WhatsApp Web's `window.__fake`. */
   SIMULATE: 'simulate',
+  /** Sends one message under the WhatsApp message id the supervisor chose (`SendRequest.waId`). */
+  SEND_MESSAGE: 'send_message',
+  /** Is a message this session sent (`true_<chatId>_<waId>`) in WhatsApp Web? */
+  FIND_MESSAGE: 'find_message',
+  DOWNLOAD_MEDIA: 'download_media',
+  /** Demo/test mode only: awaits a `window.__fake` action and answers with its result. */
+  DEMO_QUERY: 'demo_query',
 } as const;
 export type WorkerCommand = (typeof WorkerCommand)[keyof typeof WorkerCommand];
 export const WORKER_COMMANDS = Object.values(WorkerCommand) as WorkerCommand[];
@@ -39,6 +46,10 @@ export const WorkerEvent = {
   BROWSER_LAUNCHED: 'browser_launched',
   BROWSER_DISCONNECTED: 'browser_disconnected',
   PAGE_CLOSED: 'page_closed',
+  /** A new message in WhatsApp Web: inbound, or sent from the phone. Never one sent through `send_message`. */
+  MESSAGE: 'message',
+  /** A message's delivery state changed (sent, delivered, read …). */
+  MESSAGE_ACK: 'message_ack',
 } as const;
 export type WorkerEvent = (typeof WorkerEvent)[keyof typeof WorkerEvent];
 export const WORKER_EVENTS = Object.values(WorkerEvent) as WorkerEvent[];
@@ -71,4 +82,76 @@ export interface DeepResult {
   socketState: string | null;
   jsHeapUsedBytes: number | null;
   jsHeapTotalBytes: number | null;
+}
+
+/** Media as it crosses the channel: base64, the way whatsapp-web.js's MessageMedia holds it. */
+export interface MediaPayload {
+  mimetype: string;
+  filename: string | null;
+  /** base64 */
+  data: string;
+}
+
+/** One message to send; text, or media with an optional caption. */
+export interface SendRequest {
+  /** e.g. `15550001234@c.us` */
+  chatId: string;
+  /**
+   * The WhatsApp message id to send it under. The supervisor derives it from its own message id
+   * and records it before sending, so a send whose outcome is unknown can be looked up by it.
+   */
+  waId: string;
+  text?: string;
+  media?: MediaPayload;
+  caption?: string | null;
+  /** Serialized id of the message this one replies to. */
+  quotedId?: string | null;
+}
+
+export interface SendResult {
+  /** Serialized id WhatsApp Web gave the message: `true_<chatId>_<waId>`. */
+  waMessageId: string;
+  timestamp: number | null;
+  /** Whether `waMessageId` carries the requested waId (false: WhatsApp Web chose its own id). */
+  idMatched: boolean;
+}
+
+export interface FindRequest {
+  chatId: string;
+  waId: string;
+}
+
+export interface FindResult {
+  found: boolean;
+  /** The message's ack when found (-1 error … 4 played), else null. */
+  ack: number | null;
+}
+
+/** Payload of the `message` event. */
+export interface MessageEventPayload {
+  /** Serialized message id. */
+  id: string;
+  /** The other party: `from` for an incoming message, `to` for one of this account's own. */
+  chatId: string;
+  from: string;
+  to: string;
+  fromMe: boolean;
+  /** whatsapp-web.js's MessageTypes value: chat, image, document … */
+  type: string;
+  /** Text, or a media message's caption. */
+  body: string;
+  timestamp: number | null;
+  hasMedia: boolean;
+  /** Serialized id of the message this one replies to. */
+  quotedId: string | null;
+  /** Sender within a group; null in a one-to-one chat. */
+  author: string | null;
+}
+
+/** Payload of the `message_ack` event. */
+export interface MessageAckPayload {
+  id: string;
+  chatId: string;
+  ack: number;
+  fromMe: boolean;
 }

@@ -17,6 +17,7 @@ import { createLinked, nextUpdate, standInLauncher, testConfig } from '../suppor
 import { capturingLogger } from '../support/logger.js';
 import { privateMysql } from '../support/private-mysql.js';
 import { tempSessionRoot } from '../support/workers.js';
+import { Messages } from '../../src/messages/messages.js';
 
 /*
  * The dashboard while MySQL is down: it says so in a banner (with the journal's waiting count),
@@ -59,7 +60,7 @@ beforeAll(async () => {
   await fleet.start();
   // Built here, not with startTestApi, so errors the API logs land in this file's log.
   checks = new Checks({ fleet, log, settings: checkSettings(config) });
-  const app = createApp({ pool, fleet, checks, config, log, version: 'test', startedAt: new Date(), shuttingDown: () => false });
+  const app = createApp({ pool, fleet, checks, config, log, version: 'test', startedAt: new Date(), shuttingDown: () => false, messages: new Messages({ fleet: fleet, pool: pool, config: config, log: log }) });
   server = await listen(app, '127.0.0.1', 0);
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   browser = await chromium.launch({ executablePath: process.env.CHROME_PATH ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });

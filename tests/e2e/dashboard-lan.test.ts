@@ -23,6 +23,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { standInLauncher, testConfig } from '../support/fleet.js';
 import { silentLogger } from '../support/logger.js';
 import { tempSessionRoot } from '../support/workers.js';
+import { Messages } from '../../src/messages/messages.js';
 
 /** The first non-loopback IPv4 address of this machine; throws (nothing created yet) when there is none. */
 function lanAddress(): string {
@@ -70,7 +71,7 @@ beforeAll(async () => {
   fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
   await fleet.start();
   const checks = new Checks({ fleet, log: silentLogger, settings: checkSettings(config) });
-  app = createApp({ pool: db.pool, fleet, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false });
+  app = createApp({ pool: db.pool, fleet, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false, messages: new Messages({ fleet: fleet, pool: db.pool, config: config, log: silentLogger }) });
   // As the supervisor listens by default: on every address, reached here through the LAN one.
   server = await listen(app, '0.0.0.0', 0);
   base = `http://${ip}:${(server.address() as AddressInfo).port}`;
@@ -175,7 +176,7 @@ describe('the dashboard over plain HTTP on a LAN address', { timeout: 120_000 },
   it('takes X-Forwarded-Proto: https for TLS only from a proxy in TRUSTED_PROXIES', async () => {
     const config = testConfig(db!.url, tempSessionRoot(), { TRUSTED_PROXIES: '127.0.0.1' });
     const checks = new Checks({ fleet: fleet!, log: silentLogger, settings: checkSettings(config) });
-    const viaProxy = createApp({ pool: db!.pool, fleet: fleet!, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false });
+    const viaProxy = createApp({ pool: db!.pool, fleet: fleet!, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false, messages: new Messages({ fleet: fleet!, pool: db!.pool, config: config, log: silentLogger }) });
     const proxied = await listen(viaProxy, '0.0.0.0', 0);
     try {
       const port = (proxied.address() as AddressInfo).port;

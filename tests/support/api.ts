@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from './db.js';
 import { standInLauncher, testConfig } from './fleet.js';
 import { tempSessionRoot } from './workers.js';
 import { silentLogger } from './logger.js';
+import { Messages } from '../../src/messages/messages.js';
 
 export interface TestApi {
   base: string;
@@ -24,7 +25,7 @@ export interface TestApi {
 export async function startTestApi(fleet: Fleet, pool: Pool, config: Config, shuttingDown = () => false): Promise<TestApi> {
   // The loops are not started: checks run on request only, as the tests drive them.
   const checks = new Checks({ fleet, log: silentLogger, settings: checkSettings(config) });
-  const app = createApp({ pool, fleet, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown });
+  const app = createApp({ pool, fleet, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown, messages: new Messages({ fleet: fleet, pool: pool, config: config, log: silentLogger }) });
   const server: Server = await listen(app, '127.0.0.1', 0);
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const key = config.apiKey ?? '';

@@ -417,6 +417,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instance/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The instance's queued and sent messages, newest first, with counts per state */
+        get: operations["listMessages"];
+        put?: never;
+        /**
+         * Queue a message (text, or media with a caption; optionally a reply)
+         * @description Answers 202 only once the message is committed to the database: from then on it is never lost and never sent twice blindly. It is held while the instance is not CONNECTED and sent in order, paced (SEND_MIN_INTERVAL_MS plus jitter, SEND_MAX_PER_MINUTE); not sent within SEND_MAX_AGE_MS it becomes `expired`. Media comes as base64 or from a URL fetched now (MESSAGE_MEDIA_MAX_MB). With an Idempotency-Key, a retried request answers 200 with the message the first one created.
+         */
+        post: operations["sendMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instance/{id}/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One message and its state */
+        get: operations["getMessage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instance/{id}/messages/{messageId}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The media of a received message (messageId: its WhatsApp id from message.received), while the session runs */
+        get: operations["getReceivedMedia"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/demo/{id}/message": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Demo mode only: the fake WhatsApp Web receives a message (as if someone wrote to the phone) */
+        post: operations["simulateInboundMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/demo/{id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Demo mode only: a receipt (delivered, read …) for a sent message */
+        post: operations["simulateReceipt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/demo/{id}/sent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Demo mode only: the fake page's own record of every message that reached "WhatsApp" (kept in the profile) */
+        get: operations["getFakeSentRecord"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/demo/{id}/{action}": {
         parameters: {
             query?: never;
@@ -572,7 +678,7 @@ export interface components {
                  * @description Stable, machine-readable: one of the registered codes (src/errors).
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "FORBIDDEN_SCOPE" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "KEY_NOT_FOUND" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "INSTANCE_LIMIT" | "INSTANCE_DISABLED" | "WEBHOOK_NOT_SET" | "INSTANCE_BLOCKED" | "WEBHOOK_URL_FORBIDDEN" | "BODY_TOO_LARGE" | "TOO_MANY_ATTEMPTS" | "TOO_MANY_STREAMS" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "FORBIDDEN_SCOPE" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "KEY_NOT_FOUND" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "INSTANCE_LIMIT" | "INSTANCE_DISABLED" | "WEBHOOK_NOT_SET" | "NOT_LINKED" | "IDEMPOTENCY_CONFLICT" | "INSTANCE_BLOCKED" | "SEND_REJECTED" | "MEDIA_NOT_AVAILABLE" | "WEBHOOK_URL_FORBIDDEN" | "BODY_TOO_LARGE" | "MEDIA_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "MEDIA_URL_FORBIDDEN" | "MEDIA_FETCH_FAILED" | "TOO_MANY_ATTEMPTS" | "TOO_MANY_STREAMS" | "QUEUE_FULL" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
                 /** @description Safe to show; never a stack trace. */
                 message: string;
             };
@@ -967,6 +1073,115 @@ export interface components {
             id: number;
             /** @enum {string} */
             status: "pending";
+        };
+        MessageEnvelope: {
+            message: components["schemas"]["Message"];
+        };
+        Message: {
+            /** @description wa-fleet's id of the message. */
+            id: string;
+            instanceId: string;
+            /** @example 15551234567@c.us */
+            chatId: string;
+            /** @enum {string} */
+            type: "text" | "media";
+            /** @description The text of a text message. */
+            text: string | null;
+            /** @description The caption of a media message. */
+            caption: string | null;
+            replyTo: string | null;
+            media: {
+                mimetype: string;
+                filename: string | null;
+                size: number;
+                sha256: string;
+            } | null;
+            /**
+             * @description queued → sending → sent → delivered → read; or failed / expired (never sent) / unknown (may have been sent: WhatsApp Web could not say, so it is not sent again).
+             * @enum {string}
+             */
+            status: "queued" | "sending" | "sent" | "delivered" | "read" | "failed" | "expired" | "unknown";
+            /** @description Why it failed, expired or is unknown. */
+            reason: string | null;
+            attempts: number;
+            /** @description WhatsApp's serialized id of the message (receipts and webhooks name it). */
+            waMessageId: string | null;
+            idempotencyKey: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            sentAt: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            deliveredAt: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            readAt: string | null;
+            /**
+             * Format: date-time
+             * @description A message not sent by then becomes expired (SEND_MAX_AGE_MS).
+             */
+            expiresAt: string;
+        };
+        MessageList: {
+            messages: components["schemas"]["Message"][];
+            /** @description Pass as `before` for the next page; null on the last. */
+            next: number | null;
+            /** @description The instance's messages in each state, all pages together. */
+            counts: {
+                queued?: number;
+                sending?: number;
+                sent?: number;
+                delivered?: number;
+                read?: number;
+                failed?: number;
+                expired?: number;
+                unknown?: number;
+            };
+        };
+        DemoInbound: {
+            id: string;
+            messageId: string;
+        };
+        DemoInboundMessage: {
+            /** @example 15557654321 */
+            from: string;
+            body?: string;
+            media?: {
+                mimetype: string;
+                filename?: string;
+                base64: string;
+            };
+            quotedId?: string;
+            /** @description Deliver it as WhatsApp does for a phone that was offline: after the next connect. */
+            offline?: boolean;
+        };
+        DemoAckDone: {
+            id: string;
+            messageId: string;
+            ack: number;
+        };
+        DemoAck: {
+            /** @description wa-fleet's message id, or WhatsApp's serialized id. */
+            messageId: string;
+            /** @description 1 server, 2 delivered, 3 read, 4 played, -1 error. */
+            ack: -1 | 1 | 2 | 3 | 4;
+        };
+        FakeSentRecord: {
+            id: string;
+            sent: {
+                [key: string]: unknown;
+            }[];
         };
         DemoDone: {
             id: string;
@@ -2966,6 +3181,803 @@ export interface operations {
             };
             /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listMessages: {
+        parameters: {
+            query?: {
+                /** @description Messages per page, newest first (1–200, default 50). */
+                limit?: number;
+                /** @description The `next` cursor of the previous page. */
+                before?: number;
+                /** @description Only messages in this state. */
+                status?: "queued" | "sending" | "sent" | "delivered" | "read" | "failed" | "expired" | "unknown";
+            };
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageList"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sendMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried request return the message the first one created, never a second message. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description A phone number in international format (digits, optional +), a chat id <digits>@c.us or a group id …@g.us.
+                     * @example +4915112345678
+                     */
+                    to: string;
+                    /** @description The message text, sent as is (not trimmed). */
+                    text?: string;
+                    media?: {
+                        /**
+                         * Format: uri
+                         * @description Where wa-fleet downloads the file, once, when the message is accepted.
+                         */
+                        url?: string;
+                        /** @description The file itself, base64 (a data: URL prefix is allowed). */
+                        base64?: string;
+                        /**
+                         * @description The file type; required with base64, else taken from the download.
+                         * @example application/pdf
+                         */
+                        mimetype?: string;
+                        /**
+                         * @description The name the recipient sees for a document.
+                         * @example invoice-42.pdf
+                         */
+                        filename?: string;
+                    };
+                    /** @description The text under a media message. */
+                    caption?: string;
+                    /**
+                     * @description The message this one quotes.
+                     * @example false_4915112345678@c.us_3EB0C0FFEE1234567890AB
+                     */
+                    replyTo?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The message an earlier request with this Idempotency-Key created. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageEnvelope"];
+                };
+            };
+            /** @description Accepted: committed, queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageEnvelope"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid; INVALID_JSON: the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NOT_LINKED: the instance has no linked phone yet; scan its QR first, then send; INSTANCE_BLOCKED: the instance waits for a human after a refusal (LOGOUT, BANNED …); restart or enable it to try again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: the request body is over API_BODY_LIMIT_KB; MEDIA_TOO_LARGE: the media is over MESSAGE_MEDIA_MAX_MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description MEDIA_TYPE_UNSUPPORTED: the media type is not one wa-fleet sends (see the README) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description IDEMPOTENCY_CONFLICT: the Idempotency-Key was used before with a different request; MEDIA_FETCH_FAILED: the media URL did not deliver a file (not 2xx, timeout, refused, redirect); MEDIA_URL_FORBIDDEN: an instance's own key may not fetch media from a loopback, private, link-local or metadata address */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address; QUEUE_FULL: MESSAGE_QUEUE_MAX messages of the instance are waiting; try again once some are sent */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+                /** @description The id POST /messages answered with; for /media, the WhatsApp id of a received message. */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The message. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageEnvelope"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id; MESSAGE_NOT_FOUND: the instance has no message with that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getReceivedMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+                /** @description The id POST /messages answered with; for /media, the WhatsApp id of a received message. */
+                messageId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, with its Content-Type. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id; MEDIA_NOT_AVAILABLE: the message has no media the session can still download */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description WORKER_NOT_RUNNING: the instance has no running worker or client to ask */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; IPC_CLOSED: the worker went away before it answered */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description IPC_TIMEOUT: the worker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    simulateInboundMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DemoInboundMessage"];
+            };
+        };
+        responses: {
+            /** @description Fired. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoInbound"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid; INVALID_JSON: the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id; NOT_FOUND: no such route; DEMO_MODE_OFF: simulation needs demo mode (WA_FLEET_FAKE_WEB=true) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description WORKER_NOT_RUNNING: the instance has no running worker or client to ask */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: the request body is over API_BODY_LIMIT_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description IPC_TIMEOUT: the worker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    simulateReceipt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DemoAck"];
+            };
+        };
+        responses: {
+            /** @description Fired. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoAckDone"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid; INVALID_JSON: the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id; MESSAGE_NOT_FOUND: the instance has no message with that id; NOT_FOUND: no such route; DEMO_MODE_OFF: simulation needs demo mode (WA_FLEET_FAKE_WEB=true) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description WORKER_NOT_RUNNING: the instance has no running worker or client to ask */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: the request body is over API_BODY_LIMIT_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description IPC_TIMEOUT: the worker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getFakeSentRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The record, in arrival order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FakeSentRecord"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id; NOT_FOUND: no such route; DEMO_MODE_OFF: simulation needs demo mode (WA_FLEET_FAKE_WEB=true) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description WORKER_NOT_RUNNING: the instance has no running worker or client to ask */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; IPC_CLOSED: the worker went away before it answered */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description IPC_TIMEOUT: the worker did not answer in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,7 @@
 import { Router } from 'express';
+import type { Messages } from '../../messages/messages.js';
 import type { Fleet } from '../../supervisor/fleet.js';
-import { demoParams } from '../schemas.js';
+import { demoAckBody, demoInboundBody, demoParams, idParams } from '../schemas.js';
 
 /** What each public demo action does on the fake WhatsApp Web (`window.__fake`). */
 const FAKE_CALLS: Record<string, { method: string; args: unknown[] }> = {
@@ -20,8 +21,28 @@ const FAKE_CALLS: Record<string, { method: string; args: unknown[] }> = {
  * Web through the public API, so a newcomer, the dashboard and black-box tests can walk the
  * whole lifecycle without a phone. Mounted only in demo mode; elsewhere the route does not exist.
  */
-export function demoRouter(fleet: Fleet): Router {
+export function demoRouter(fleet: Fleet, messages: Messages): Router {
   const router = Router();
+  // Messages, before the generic action route: an inbound message, a receipt, and the page's own
+  // record of what reached "WhatsApp" (tests and outside checks judge the product against it).
+  router.post('/api/demo/:id/message', async (req, res) => {
+    const { id } = idParams.parse(req.params);
+    const { media, ...rest } = demoInboundBody.parse(req.body);
+    const sent = (await fleet.demoQuery(id, 'receive', [{ ...rest, ...(media ? { media: { ...media, data: media.base64, base64: undefined } } : {}) }])) as { id: string };
+    res.json({ id, messageId: sent.id });
+  });
+  router.post('/api/demo/:id/ack', async (req, res) => {
+    const { id } = idParams.parse(req.params);
+    const { messageId, ack } = demoAckBody.parse(req.body);
+    // wa-fleet's own id names a queued message: the page knows it by WhatsApp's id.
+    const waMessageId = messageId.includes('_') ? messageId : ((await messages.get(id, messageId)).waMessageId ?? messageId);
+    await fleet.demoQuery(id, 'ack', [waMessageId, ack]);
+    res.json({ id, messageId: waMessageId, ack });
+  });
+  router.get('/api/demo/:id/sent', async (req, res) => {
+    const { id } = idParams.parse(req.params);
+    res.json({ id, sent: await fleet.demoQuery(id, 'sent', []) });
+  });
   router.post('/api/demo/:id/:action', async (req, res) => {
     const { id, action } = demoParams.parse(req.params);
     const call = FAKE_CALLS[action]!;

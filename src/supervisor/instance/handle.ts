@@ -48,6 +48,8 @@ export interface InstanceDeps {
   settings: InstanceSettings;
   /** Every launch asks it first; without one every start is admitted at once. */
   gate?: StartAdmission;
+  /** Where the worker's message traffic (inbound messages, receipts) goes: it is not the handle's business. */
+  onMessage?: (instanceId: string, m: WorkerMessage) => void;
   random?: () => number;
   now?: () => Date;
 }
@@ -295,6 +297,10 @@ export class InstanceHandle {
       case WorkerEvent.ERROR:
         this.recordError();
         this.log.warn(`worker reported an error (${m.payload.source}): ${m.payload.message}`);
+        return;
+      case WorkerEvent.MESSAGE:
+      case WorkerEvent.MESSAGE_ACK:
+        this.deps.onMessage?.(this.id, m);
         return;
       default:
         // A crash while the worker is still starting fails its start, which handles it.

@@ -11,6 +11,7 @@ import { tempSessionRoot } from '../../support/workers.js';
 import { createApp } from '../../../src/api/app.js';
 import { closeServer, listen } from '../../../src/api/server.js';
 import type { AddressInfo } from 'node:net';
+import { Messages } from '../../../src/messages/messages.js';
 
 const API_KEY = 'auth-test-key-9f8e7d6c5b4a3921';
 
@@ -30,7 +31,7 @@ beforeAll(async () => {
   fleet = new Fleet({ config, pool: db.pool, log: logs.log, launch: standInLauncher });
   await fleet.start();
   const checks = new Checks({ fleet, log: logs.log, settings: checkSettings(config) });
-  const app = createApp({ pool: db.pool, fleet, checks, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false });
+  const app = createApp({ pool: db.pool, fleet, checks, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false, messages: new Messages({ fleet: fleet, pool: db.pool, config: config, log: logs.log }) });
   const server = await listen(app, '127.0.0.1', 0);
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   api = {

@@ -9,6 +9,7 @@ import { startStandInApi, type StandInApi } from '../../support/api.js';
 import { testConfig, waitForStatus } from '../../support/fleet.js';
 import { silentLogger } from '../../support/logger.js';
 import { documentedRoutes } from '../../support/openapi-routes.js';
+import { Messages } from '../../../src/messages/messages.js';
 
 let setup: StandInApi;
 let api: StandInApi['api'];
@@ -79,7 +80,7 @@ describe('the OpenAPI document', () => {
     const config = testConfig(setup.db.url, '/nonexistent/sessions');
     expect(config.waFleetFakeWeb).toBe(true);
     const checks = new Checks({ fleet: setup.fleet, log: silentLogger, settings: checkSettings(config) });
-    const app = createApp({ pool: setup.db.pool, fleet: setup.fleet, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false });
+    const app = createApp({ pool: setup.db.pool, fleet: setup.fleet, checks, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false, messages: new Messages({ fleet: setup.fleet, pool: setup.db.pool, config: config, log: silentLogger }) });
     const documented = API_OPERATIONS.map((o) => `${o.config.method.toUpperCase()} ${o.config.path}`).sort();
     expect(servedRoutes(app)).toEqual(documented);
   });

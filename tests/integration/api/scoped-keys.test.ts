@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { standInLauncher, testConfig } from '../../support/fleet.js';
 import { capturingLogger } from '../../support/logger.js';
 import { tempSessionRoot } from '../../support/workers.js';
+import { Messages } from '../../../src/messages/messages.js';
 
 /*
  * Per-instance keys against the real app and MySQL: a key reaches its own instance and nothing
@@ -43,7 +44,7 @@ const logs = capturingLogger({ secrets: [ADMIN_KEY] });
 
 async function serve(config: Config): Promise<string> {
   const checks = new Checks({ fleet, log: logs.log, settings: checkSettings(config) });
-  const app = createApp({ pool: db.pool, fleet, checks, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false, resolveHost });
+  const app = createApp({ pool: db.pool, fleet, checks, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false, resolveHost, messages: new Messages({ fleet: fleet, pool: db.pool, config: config, log: logs.log }) });
   const server = await listen(app, '127.0.0.1', 0);
   servers.push(server);
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

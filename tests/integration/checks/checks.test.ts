@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
 import { silentLogger } from '../../support/logger.js';
 import { tempSessionRoot } from '../../support/workers.js';
+import { Messages } from '../../../src/messages/messages.js';
 
 const SLOW_PING_WORKER = fileURLToPath(new URL('./fixtures/slow-ping-worker.ts', import.meta.url));
 const slowPingLauncher: WorkerLauncher = (instanceId, listener) =>
@@ -152,7 +153,7 @@ describe('check loops with stand-in workers', { timeout: 60_000 }, () => {
     await waitForStatus(f, 'api-a', 'CONNECTED', 15_000);
     await f.create('api-off', { enabled: false });
     const c = createChecks(f);
-    const app = createApp({ pool: db.pool, fleet: f, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false, checks: c });
+    const app = createApp({ pool: db.pool, fleet: f, config, log: silentLogger, version: 'test', startedAt: new Date(), shuttingDown: () => false, checks: c, messages: new Messages({ fleet: f, pool: db.pool, config: config, log: silentLogger }) });
     const server = await listen(app, '127.0.0.1', 0);
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const call = async (method: string, path: string) => {

@@ -16,6 +16,7 @@ import { standInLauncher, testConfig } from '../../support/fleet.js';
 import { capturingLogger } from '../../support/logger.js';
 import { startReceiver, waitFor, type Receiver } from '../../support/webhook-receiver.js';
 import { tempSessionRoot } from '../../support/workers.js';
+import { Messages } from '../../../src/messages/messages.js';
 
 /*
  * Real deliveries, captured by real HTTP receivers, verified the way the README's receiver does
@@ -61,7 +62,7 @@ beforeAll(async () => {
   dispatcher.start();
   await fleet.start();
   const checks = new Checks({ fleet, log: logs.log, settings: checkSettings(config) });
-  const app = createApp({ pool: db.pool, fleet, checks, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false, resolveHost });
+  const app = createApp({ pool: db.pool, fleet, checks, config, log: logs.log, version: 'test', startedAt: new Date(), shuttingDown: () => false, resolveHost, messages: new Messages({ fleet: fleet, pool: db.pool, config: config, log: logs.log }) });
   server = await listen(app, '127.0.0.1', 0);
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });

@@ -224,6 +224,9 @@ describe('SEVERITY', () => {
       'connection.update': 'LOW',
       'qrcode.updated': 'LOW',
       'status.instance': 'LOW',
+      'message.received': 'LOW',
+      'message.status': 'LOW',
+      'message.ack': 'LOW',
     });
     expect([...FLEET_EVENT_NAMES].sort()).toEqual(Object.keys(SEVERITY).sort());
   });
