@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { sendBodySchema } from '../messages/send-request.js';
 import { BODY, ID, json, operation, type ApiOperation } from './openapi-operation.js';
-import { demoAckBody, demoInboundBody, idempotencyKeyHeader, idParams, messageEnvelope, messageList, messageListQuery, messageParams } from './schemas.js';
+import { demoAckBody, demoInboundBody, demoSendFaultBody, idempotencyKeyHeader, idParams, messageEnvelope, messageList, messageListQuery, messageParams } from './schemas.js';
 
 /** The message routes (src/api/routes/messages.ts) and the demo routes that drive messages on the fake page. */
 export const MESSAGE_OPERATIONS: readonly ApiOperation[] = [
@@ -85,6 +85,16 @@ export const MESSAGE_OPERATIONS: readonly ApiOperation[] = [
     request: { params: idParams, body: { required: true, content: { 'application/json': { schema: demoAckBody } } } },
     responses: { 200: json('Fired.', z.object({ id: z.string(), messageId: z.string(), ack: z.number().int() }).meta({ id: 'DemoAckDone' })) },
     errors: [...BODY, ...ID, 'MESSAGE_NOT_FOUND', 'NOT_FOUND', 'DEMO_MODE_OFF', 'WORKER_NOT_RUNNING', 'SHUTTING_DOWN', 'IPC_CLOSED', 'IPC_TIMEOUT'],
+  }),
+  operation({
+    method: 'post',
+    path: '/api/demo/{id}/send-fault',
+    operationId: 'simulateSendFault',
+    summary: "Demo mode only: the fake page's next sends hang (before or after reaching \"WhatsApp\") or are refused: a crash point for tests",
+    tag: 'demo',
+    request: { params: idParams, body: { required: true, content: { 'application/json': { schema: demoSendFaultBody } } } },
+    responses: { 200: json('Armed.', z.object({ id: z.string(), mode: z.string(), count: z.number().int() }).meta({ id: 'DemoSendFaultArmed' })) },
+    errors: [...BODY, ...ID, 'NOT_FOUND', 'DEMO_MODE_OFF', 'WORKER_NOT_RUNNING', 'SHUTTING_DOWN', 'IPC_CLOSED', 'IPC_TIMEOUT'],
   }),
   operation({
     method: 'get',

@@ -431,3 +431,12 @@ export const demoAckBody = z
     ack: z.union([z.literal(-1), z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).meta({ description: '1 server, 2 delivered, 3 read, 4 played, -1 error.' }),
   })
   .meta({ id: 'DemoAck' });
+
+export const demoSendFaultBody = z
+  .strictObject({
+    mode: z.enum(['hang-before-record', 'hang-after-record', 'reject']).meta({
+      description: 'hang-before-record: the send never reaches "WhatsApp" and never answers; hang-after-record: it reaches it, then never answers; reject: the page refuses it.',
+    }),
+    count: z.number().int().min(1).max(1000).default(1).meta({ description: 'How many of the next sends (this page load only).' }),
+  })
+  .meta({ id: 'DemoSendFault' });

@@ -104,6 +104,8 @@ export interface SentRecord {
   at: number;
   /** The page load (status().boot) that recorded it. */
   boot: number;
+  /** On the entries of a second, third … arrival of the same id (a resend): its number, from 2. */
+  repeat?: number;
 }
 
 /** Media of an inbound message. */

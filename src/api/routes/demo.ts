@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Messages } from '../../messages/messages.js';
 import type { Fleet } from '../../supervisor/fleet.js';
-import { demoAckBody, demoInboundBody, demoParams, idParams } from '../schemas.js';
+import { demoAckBody, demoInboundBody, demoParams, demoSendFaultBody, idParams } from '../schemas.js';
 
 /** What each public demo action does on the fake WhatsApp Web (`window.__fake`). */
 const FAKE_CALLS: Record<string, { method: string; args: unknown[] }> = {
@@ -38,6 +38,14 @@ export function demoRouter(fleet: Fleet, messages: Messages): Router {
     const waMessageId = messageId.includes('_') ? messageId : ((await messages.get(id, messageId)).waMessageId ?? messageId);
     await fleet.demoQuery(id, 'ack', [waMessageId, ack]);
     res.json({ id, messageId: waMessageId, ack });
+  });
+  // A deterministic crash point for tests and chaos: the page's next sends hang (before or after
+  // they reach "WhatsApp") or are refused, so a kill can land exactly while a message is `sending`.
+  router.post('/api/demo/:id/send-fault', async (req, res) => {
+    const { id } = idParams.parse(req.params);
+    const fault = demoSendFaultBody.parse(req.body);
+    await fleet.demoQuery(id, 'failNextSends', [fault]);
+    res.json({ id, ...fault });
   });
   router.get('/api/demo/:id/sent', async (req, res) => {
     const { id } = idParams.parse(req.params);
