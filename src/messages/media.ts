@@ -11,23 +11,36 @@ import { ForbiddenAddressError, guardedLookup, ipLiteral, publicAddresses, syste
  */
 
 /** The types WhatsApp delivers as a file, a picture, a voice note or a video (README: "Sending media"). */
-export const MEDIA_TYPES: readonly string[] = [
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'application/pdf',
-  'text/plain',
-  'text/csv',
-  'application/zip',
-  'application/msword',
-  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-  'application/vnd.ms-excel',
-  'audio/mpeg',
-  'audio/ogg',
-  'video/mp4',
-];
+/** The media types wa-fleet sends, with the extension a document of that type is named with when it came without a name. */
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+  'application/pdf': 'pdf',
+  'text/plain': 'txt',
+  'text/csv': 'csv',
+  'application/zip': 'zip',
+  'application/msword': 'doc',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'pptx',
+  'application/vnd.ms-excel': 'xls',
+  'audio/mpeg': 'mp3',
+  'audio/ogg': 'ogg',
+  'video/mp4': 'mp4',
+};
+
+export const MEDIA_TYPES: readonly string[] = Object.keys(EXTENSIONS);
+
+/**
+ * The file name a message's media is sent with: its own, or for a document that has none
+ * `file.<ext>` (WhatsApp shows a document by its name; the library would send "undefined").
+ * Images carry no name in WhatsApp.
+ */
+export function sendFilename(mimetype: string, filename: string | null): string | null {
+  if (filename || mimetype.startsWith('image/')) return filename;
+  return `file.${EXTENSIONS[mimetype] ?? 'bin'}`;
+}
 
 /** `type/subtype` in lower case, without parameters (`; charset=…`); null for nothing. */
 export function bareMimetype(value: string | null | undefined): string | null {

@@ -9,7 +9,7 @@ import type { MessageAckEvent } from '../supervisor/event-bus.js';
 import type { ResolveHost } from '../webhooks/address-guard.js';
 import { clientMessageId, serializedOutgoingId } from './client-id.js';
 import type { MessageChange } from './journal-changes.js';
-import { checkMimetype, decodeBase64Media, fetchMedia } from './media.js';
+import { checkMimetype, decodeBase64Media, fetchMedia, sendFilename } from './media.js';
 import { OUTBOUND_STATES, type OutboundState } from './outbound-state.js';
 import { toChatId } from './recipient.js';
 import { requestHash, type SendBody } from './send-request.js';
@@ -139,8 +139,8 @@ export class Messages {
       filename ??= fetched.filename;
     }
     if (!mimetype) throw new AppError('VALIDATION_FAILED', 'media.mimetype: the media URL named no Content-Type; give media.mimetype');
-    checkMimetype(mimetype);
-    return { mimetype, filename, data, sha256: createHash('sha256').update(data).digest('hex') };
+    const type = checkMimetype(mimetype);
+    return { mimetype: type, filename: sendFilename(type, filename), data, sha256: createHash('sha256').update(data).digest('hex') };
   }
 
   /** One message of the instance; MESSAGE_NOT_FOUND, or DATABASE_UNAVAILABLE while the database is away. */

@@ -42,8 +42,11 @@ interface Lane {
 
 const MINUTE_MS = 60_000;
 
-/** Which errors of a send mean WhatsApp Web said no (the message was certainly not sent). */
-const REFUSED = new Set(['SEND_REJECTED']);
+/**
+ * Which errors of a send mean the message was certainly not sent: WhatsApp Web said no, or the
+ * worker refused the request before it reached the page.
+ */
+const REFUSED = new Set(['SEND_REJECTED', 'VALIDATION_FAILED']);
 
 /**
  * Sends each instance's queue in order, one message at a time, paced, only while the instance is

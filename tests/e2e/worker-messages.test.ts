@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../lib/timeout.js';
 import type { WorkerHandle } from '../../src/worker/handle.js';
 import type { MessageEventPayload, SendRequest } from '../../src/worker/protocol.js';
@@ -149,6 +149,14 @@ describe('messages through a worker', { timeout: 60_000 }, () => {
     expect(id.startsWith(`false_${OTHER}_`)).toBe(true);
   });
 
+  it("reports a customer's reply to one of its sends with the sent message's id as quotedId", async () => {
+    const { reply } = await send({ chatId: PEER, text: 'shall we?' });
+    const since = w.log.mark();
+    const { id } = await query<{ id: string }>(w.handle, 'receive', { from: PEER, body: 'yes', quotedId: reply.waMessageId });
+    const seen = await messageEvent(w.log, id, since);
+    expect(seen.payload).toMatchObject({ body: 'yes', fromMe: false, quotedId: reply.waMessageId });
+  });
+
   it('reports a message sent from the phone, and never its own sends, as message events', async () => {
     const since = w.log.mark();
     const { reply, waId } = await send({ chatId: PEER, text: 'sent by the supervisor' });
@@ -164,7 +172,8 @@ describe('messages through a worker', { timeout: 60_000 }, () => {
     const { reply } = await send({ chatId: PEER, text: 'will be read' });
     const since = w.log.mark();
     await query(w.handle, 'ack', reply.waMessageId, 3);
-    const seen = await w.log.waitFor('message_ack', 10_000, since, (p) => (p as { id: string }).id === reply.waMessageId);
+    // The server's own ack (1) of the send may come first: wait for the read receipt.
+    const seen = await w.log.waitFor('message_ack', 10_000, since, (p) => (p as { id: string; ack: number }).id === reply.waMessageId && (p as { ack: number }).ack === 3);
     expect(seen.payload).toEqual({ id: reply.waMessageId, chatId: PEER, ack: 3, fromMe: true });
     expect(await w.handle.findMessage({ chatId: PEER, waId: reply.waMessageId.split('_')[2]! }, 5_000)).toEqual({ found: true, ack: 3 });
   });
@@ -205,7 +214,7 @@ describe('messages through a worker', { timeout: 60_000 }, () => {
 });
 
 describe('a send whose page hangs', { timeout: 90_000 }, () => {
-  afterAll(stopAllWorkers);
+  afterEach(stopAllWorkers);
 
   it('times out after WhatsApp Web recorded it, and findMessage then finds it (the crash-point case)', async () => {
     const w = await linkedWorker('messages-hang');
@@ -217,6 +226,18 @@ describe('a send whose page hangs', { timeout: 90_000 }, () => {
     expect(await w.handle.findMessage({ chatId: PEER, waId }, 5_000)).toMatchObject({ found: true });
     expect(await recordsOf(w.handle, waId)).toHaveLength(1);
     // The hung send took its id before it hung: the next send gets its own.
+    const next = newWaId();
+    const reply = await w.handle.sendMessage({ chatId: PEER, waId: next, text: 'next' }, 10_000);
+    expect(reply.waMessageId).toBe(`true_${PEER}_${next}`);
+  });
+
+  it('times out before WhatsApp Web recorded it, and findMessage then does not find it', async () => {
+    const w = await linkedWorker('messages-hang-before');
+    await w.handle.demoQuery('failNextSends', [{ mode: 'hang-before-record', count: 1 }], 5_000);
+    const waId = newWaId();
+    await expect(w.handle.sendMessage({ chatId: PEER, waId, text: 'never recorded' }, 2_000)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(await w.handle.findMessage({ chatId: PEER, waId }, 5_000)).toEqual({ found: false, ack: null });
+    expect(await recordsOf(w.handle, waId)).toEqual([]);
     const next = newWaId();
     const reply = await w.handle.sendMessage({ chatId: PEER, waId: next, text: 'next' }, 10_000);
     expect(reply.waMessageId).toBe(`true_${PEER}_${next}`);

@@ -153,3 +153,13 @@ describe('filenameOf', () => {
     expect(filenameOf(undefined, new URL('https://files.example/dir/'))).toBeNull();
   });
 });
+
+describe('the file name media is sent with', () => {
+  it('keeps a given name, gives a nameless document file.<ext>, and leaves images nameless', async () => {
+    const { sendFilename } = await import('../../../src/messages/media.js');
+    expect(sendFilename('application/pdf', 'terms.pdf')).toBe('terms.pdf');
+    expect(sendFilename('application/pdf', null)).toBe('file.pdf');
+    expect(sendFilename('application/vnd.openxmlformats-officedocument.wordprocessingml.document', null)).toBe('file.docx');
+    expect(sendFilename('image/png', null)).toBeNull();
+  });
+});
