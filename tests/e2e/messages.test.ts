@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { delivered, linkThroughApi, pageRecord, startMessagingSupervisor, waitSettled, type MessagingSupervisor } from '../support/messaging.js';
+import { delivered, KEY, linkThroughApi, pageRecord, startMessagingSupervisor, waitSettled, type MessagingSupervisor } from '../support/messaging.js';
 import { startReceiver, waitFor, type Receiver } from '../support/webhook-receiver.js';
 
 /*
@@ -96,6 +96,35 @@ describe('sending through the API', { timeout: 120_000 }, () => {
     // Our own sends are reported through their status, never as received messages.
     const ours = new Set(delivered(receiver, 'message.status').map((b) => b.data.waMessageId));
     expect(delivered(receiver, 'message.received').filter((b) => ours.has(b.data.id))).toEqual([]);
+  });
+});
+
+describe('what the phone receives', { timeout: 120_000 }, () => {
+  it('serves the media of a received message through the API, byte for byte', async () => {
+    const fired = await s.call('POST', '/api/demo/msg-a/message', { from: '15557654322', body: 'see attached', media: { mimetype: 'application/pdf', filename: 'invoice.pdf', base64: PDF.toString('base64') } });
+    expect(fired.status).toBe(200);
+    await waitFor(() => delivered(receiver, 'message.received').some((b) => b.data.id === fired.json.messageId), 'the message.received webhook');
+    const [hook] = delivered(receiver, 'message.received').filter((b) => b.data.id === fired.json.messageId);
+    expect(hook!.data).toMatchObject({ hasMedia: true, type: 'document' });
+    const res = await fetch(`${s.base}/api/instance/msg-a/messages/${encodeURIComponent(fired.json.messageId)}/media`, { headers: { 'x-api-key': KEY } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/pdf');
+    expect(Buffer.from(await res.arrayBuffer()).equals(PDF)).toBe(true);
+    const none = await s.call('GET', `/api/instance/msg-a/messages/${encodeURIComponent(`false_15557654322@c.us_3A${'0'.repeat(18)}`)}/media`);
+    expect([none.status, none.json.error.code]).toEqual([404, 'MEDIA_NOT_AVAILABLE']);
+  });
+
+  it('forwards messages WhatsApp Web delivers on reconnect (received while the session was down)', async () => {
+    const fired = await s.call('POST', '/api/demo/msg-a/message', { from: '15557654323', body: 'while you were away', offline: true });
+    expect(fired.status).toBe(200);
+    const pid = s.supervisor.fleet.handle('msg-a').live.workerPid;
+    expect((await s.call('POST', '/api/instance/msg-a/restart')).status).toBe(200);
+    await waitFor(() => {
+      const live = s.supervisor.fleet.handle('msg-a').live;
+      return live.status === 'CONNECTED' && live.workerPid !== pid;
+    }, 'msg-a back on a new worker', 60_000);
+    await waitFor(() => delivered(receiver, 'message.received').some((b) => b.data.id === fired.json.messageId), 'the offline message forwarded', 30_000);
+    expect(delivered(receiver, 'message.received').filter((b) => b.data.id === fired.json.messageId)[0]!.data.body).toBe('while you were away');
   });
 });
 
