@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import wwebjs from 'whatsapp-web.js';
 import type { Client as WaClient, Message } from 'whatsapp-web.js';
+import { ClientEventLog, TEST_PUPPETEER } from '../support/fake-client.js';
 import { findProcessesWithArg } from '../support/processes.js';
 import { callFake, fakeClientOptions, type FakeWaConfig, type SentRecord } from '../../src/demo/fake-web.js';
 
@@ -13,25 +14,6 @@ const { Client, LocalAuth, MessageMedia } = wwebjs;
 const ROOT = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? tmpdir(), 'fake-wa-messages-'));
 const SESSIONS = join(ROOT, 'sessions');
 const CACHE = join(ROOT, 'cache');
-
-const PUPPETEER = {
-  executablePath: process.env.CHROME_PATH || '/usr/bin/chromium',
-  headless: true,
-  pipe: true,
-  handleSIGINT: false,
-  handleSIGTERM: false,
-  handleSIGHUP: false,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-dev-shm-usage',
-  ],
-};
 
 /** The account the fake page links (its default `phone`). */
 const ME = '15550001234@c.us';
@@ -45,66 +27,9 @@ const RECORDED_EVENTS = ['qr', 'authenticated', 'ready', 'disconnected', 'messag
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-interface Entry {
-  name: string;
-  args: unknown[];
-}
-
-/** Every event the client emitted, in order, with a way to wait for the next one of a kind. */
-class EventLog {
-  readonly entries: Entry[] = [];
-  private readonly wakers = new Set<() => void>();
-
-  constructor(client: WaClient) {
-    for (const name of RECORDED_EVENTS) {
-      client.on(name, (...args: unknown[]) => {
-        this.entries.push({ name, args });
-        for (const wake of this.wakers) wake();
-      });
-    }
-  }
-
-  names(): string[] {
-    return this.entries.map((e) => e.name);
-  }
-
-  /** Message events of one kind, optionally only for one serialized id. */
-  messages(name: string, id?: string): Message[] {
-    return this.entries
-      .filter((e) => e.name === name && (!id || (e.args[0] as Message).id._serialized === id))
-      .map((e) => e.args[0] as Message);
-  }
-
-  /** Resolves with the first `name` event (matching `match`) at position `from` or later. */
-  waitFor(name: string, match: (args: unknown[]) => boolean = () => true, from = 0, timeoutMs = 30_000): Promise<unknown[]> {
-    const find = () => this.entries.slice(from).find((e) => e.name === name && match(e.args));
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const hit = find();
-        if (!hit) return;
-        clearTimeout(timer);
-        this.wakers.delete(check);
-        resolve(hit.args);
-      };
-      const timer = setTimeout(() => {
-        this.wakers.delete(check);
-        reject(new Error(`no matching '${name}' event within ${timeoutMs} ms; saw: ${this.names().join(', ')}`));
-      }, timeoutMs);
-      this.wakers.add(check);
-      check();
-    });
-  }
-
-  /** Waits for the `name` event of message `id`. */
-  async waitForMessage(name: string, id: string, timeoutMs?: number): Promise<Message> {
-    const [message] = await this.waitFor(name, (args) => (args[0] as Message).id._serialized === id, 0, timeoutMs);
-    return message as Message;
-  }
-}
-
 interface Started {
   client: WaClient;
-  events: EventLog;
+  events: ClientEventLog;
 }
 
 const started: WaClient[] = [];
@@ -113,10 +38,10 @@ function startClient(clientId: string, config: FakeWaConfig = {}): Started {
   const client = new Client({
     authStrategy: new LocalAuth({ clientId, dataPath: SESSIONS }),
     ...fakeClientOptions(CACHE, config),
-    puppeteer: PUPPETEER,
+    puppeteer: TEST_PUPPETEER,
   });
   started.push(client);
-  const events = new EventLog(client);
+  const events = new ClientEventLog(client, RECORDED_EVENTS);
   // Failures show up as missing events; a rejection here must not be unhandled.
   client.initialize().catch(() => undefined);
   return { client, events };
@@ -270,7 +195,7 @@ describe('the fake WhatsApp Web sends and receives messages through the real wha
 
     // Each send reached the library as its own message_create, and the server ack (1) followed.
     for (const m of messages) await events.waitForMessage('message_create', m.id._serialized);
-    await events.waitFor('message_ack', (args) => (args[0] as Message).id._serialized === docPlain.id._serialized && args[1] === 1);
+    await events.waitFor('message_ack', { match: (args) => (args[0] as Message).id._serialized === docPlain.id._serialized && args[1] === 1 });
     expect(events.messages('message')).toEqual([]);
 
     // The bytes sent are the bytes WhatsApp keeps.
@@ -423,16 +348,16 @@ describe('the fake WhatsApp Web sends and receives messages through the real wha
   it('ack() sets the ack and the library emits message_ack with it; an unknown id throws', async () => {
     const { client, events } = await startReady('ack');
     const out = await client.sendMessage(PEER, 'ack me', PLAIN);
-    await events.waitFor('message_ack', (args) => (args[0] as Message).id._serialized === out.id._serialized && args[1] === 1);
+    await events.waitFor('message_ack', { match: (args) => (args[0] as Message).id._serialized === out.id._serialized && args[1] === 1 });
 
     expect(await callFake(page(client), 'ack', out.id._serialized, 3)).toEqual({ id: out.id._serialized, ack: 3 });
-    const [message, ack] = await events.waitFor('message_ack', (args) => (args[0] as Message).id._serialized === out.id._serialized && args[1] === 3);
+    const [message, ack] = await events.waitFor('message_ack', { match: (args) => (args[0] as Message).id._serialized === out.id._serialized && args[1] === 3 });
     expect(ack).toBe(3);
     expect((message as Message).ack).toBe(3);
     expect((await client.getMessageById(out.id._serialized)).ack).toBe(3);
 
     await callFake(page(client), 'ack', out.id._serialized, -1);
-    await events.waitFor('message_ack', (args) => (args[0] as Message).id._serialized === out.id._serialized && args[1] === -1);
+    await events.waitFor('message_ack', { match: (args) => (args[0] as Message).id._serialized === out.id._serialized && args[1] === -1 });
 
     await expect(callFake(page(client), 'ack', `true_${PEER}_3EB0000000000000000000`, 2)).rejects.toThrow(/no message/);
   });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import wwebjs from 'whatsapp-web.js';
 import type { Client as WaClient, ClientOptions } from 'whatsapp-web.js';
+import { ClientEventLog, TEST_PUPPETEER } from '../support/fake-client.js';
 import { findProcessesWithArg } from '../support/processes.js';
 import { callFake, FAKE_WEB_VERSION, fakeClientOptions, type FakeWaConfig } from '../../src/demo/fake-web.js';
 
@@ -13,71 +14,13 @@ const ROOT = mkdtempSync(join(process.env.WA_FLEET_TEST_DIR ?? tmpdir(), 'fake-w
 const SESSIONS = join(ROOT, 'sessions');
 const CACHE = join(ROOT, 'cache');
 
-const PUPPETEER = {
-  executablePath: process.env.CHROME_PATH || '/usr/bin/chromium',
-  headless: true,
-  pipe: true,
-  handleSIGINT: false,
-  handleSIGTERM: false,
-  handleSIGHUP: false,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-dev-shm-usage',
-  ],
-};
-
 const RECORDED_EVENTS = ['qr', 'code', 'authenticated', 'auth_failure', 'ready', 'change_state', 'disconnected'];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Every event the client emitted, in order, with a way to wait for the next one of a kind. */
-class EventLog {
-  readonly entries: Array<{ name: string; args: unknown[] }> = [];
-  private readonly wakers = new Set<() => void>();
-
-  constructor(client: WaClient) {
-    for (const name of RECORDED_EVENTS) {
-      client.on(name, (...args: unknown[]) => {
-        this.entries.push({ name, args });
-        for (const wake of this.wakers) wake();
-      });
-    }
-  }
-
-  names(): string[] {
-    return this.entries.map((e) => e.name);
-  }
-
-  /** Resolves with the arguments of the first `name` event at position `from` or later. */
-  waitFor(name: string, from = 0, timeoutMs = 30_000): Promise<unknown[]> {
-    const find = () => this.entries.slice(from).find((e) => e.name === name);
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const hit = find();
-        if (!hit) return;
-        clearTimeout(timer);
-        this.wakers.delete(check);
-        resolve(hit.args);
-      };
-      const timer = setTimeout(() => {
-        this.wakers.delete(check);
-        reject(new Error(`no '${name}' event within ${timeoutMs} ms; saw: ${this.names().join(', ')}`));
-      }, timeoutMs);
-      this.wakers.add(check);
-      check();
-    });
-  }
-}
-
 interface Started {
   client: WaClient;
-  events: EventLog;
+  events: ClientEventLog;
   /** Settles when initialize() does; never rejects, so a failure is something to assert on. */
   initialized: Promise<{ ok: true } | { ok: false; error: unknown }>;
 }
@@ -88,11 +31,11 @@ function startClient(clientId: string, config: FakeWaConfig = {}, options: Clien
   const client = new Client({
     authStrategy: new LocalAuth({ clientId, dataPath: SESSIONS }),
     ...fakeClientOptions(CACHE, config),
-    puppeteer: PUPPETEER,
+    puppeteer: TEST_PUPPETEER,
     ...options,
   });
   started.push(client);
-  const events = new EventLog(client);
+  const events = new ClientEventLog(client, RECORDED_EVENTS);
   const initialized = client.initialize().then(
     () => ({ ok: true as const }),
     (error: unknown) => ({ ok: false as const, error }),
@@ -216,9 +159,9 @@ describe('fake WhatsApp Web driving the real whatsapp-web.js', { timeout: 90_000
     const run = startClient('rotate');
     await run.events.waitFor('qr');
     await callFake(page(run.client), 'rotateQr');
-    await run.events.waitFor('qr', 1);
+    await run.events.waitFor('qr', { from: 1 });
     await callFake(page(run.client), 'rotateQr');
-    await run.events.waitFor('qr', 2);
+    await run.events.waitFor('qr', { from: 2 });
     const qrs = run.events.entries.filter((e) => e.name === 'qr').map((e) => String(e.args[0]));
     expect(qrs).toHaveLength(3);
     expect(new Set(qrs).size).toBe(3);
@@ -229,7 +172,7 @@ describe('fake WhatsApp Web driving the real whatsapp-web.js', { timeout: 90_000
     await callFake(page(run.client), 'logout');
     expect(await run.events.waitFor('disconnected')).toEqual(['LOGOUT']);
     const loggedOutAt = run.events.names().indexOf('disconnected');
-    await run.events.waitFor('qr', loggedOutAt);
+    await run.events.waitFor('qr', { from: loggedOutAt });
     await waitForInjection(run.client);
     await shutdown(run.client);
 
@@ -250,7 +193,7 @@ describe('fake WhatsApp Web driving the real whatsapp-web.js', { timeout: 90_000
     await run.events.waitFor('ready');
     const readyAt = run.events.entries.length;
     await callFake(page(run.client), 'setState', 'TIMEOUT');
-    expect(await run.events.waitFor('change_state', readyAt)).toEqual(['TIMEOUT']);
+    expect(await run.events.waitFor('change_state', { from: readyAt })).toEqual(['TIMEOUT']);
     await callFake(page(run.client), 'setState', 'CONNECTED');
     await sleep(300);
     expect(run.events.names().slice(readyAt)).toEqual(['change_state', 'change_state']);
