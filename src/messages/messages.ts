@@ -115,8 +115,10 @@ export class Messages {
       }
       return { message: change.existing, created: false };
     }
+    // Read back before the sender is woken: the answer shows the message as accepted (`queued`).
+    const accepted = await this.get(instanceId, id);
     this.sender.kick(instanceId);
-    return { message: await this.get(instanceId, id), created: true };
+    return { message: accepted, created: true };
   }
 
   private async mediaOf(body: SendBody, options: AcceptOptions): Promise<NewOutbound['media']> {

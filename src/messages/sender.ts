@@ -208,6 +208,9 @@ export class Sender {
   }
 
   private async send(instanceId: string, lane: Lane, head: OutboundRow, worker: WorkerClient, from: 'queued' | 'sending'): Promise<boolean> {
+    // Read before the claim: a database that fails this read leaves the message as it was, not `sending`.
+    const media = head.media ? await this.deps.fleet.journal.read(() => outboundMessages.mediaOf(this.deps.pool, head.seq)) : null;
+    if (head.media && !media) return false;
     // Committed before the worker is asked: if this write is refused, nothing is sent.
     const claimed = await this.move(instanceId, head, { from: [from], to: 'sending', countAttempt: true }, 'refuse').catch((err: unknown) => {
       if (err instanceof DatabaseUnavailableError) return false;
@@ -219,7 +222,6 @@ export class Sender {
     lane.recent.push(startedAt);
     const pid = worker.pid;
     try {
-      const media = head.media ? await outboundMessages.mediaOf(this.deps.pool, head.seq) : null;
       const reply = await worker.sendMessage(
         {
           chatId: head.chatId,
@@ -274,6 +276,7 @@ export class Sender {
   }
 
   private finish(instanceId: string, head: OutboundRow, step: Extract<SendStep, { kind: 'finish' }>): Promise<boolean> {
+    this.lanes.get(instanceId)?.unanswered.delete(head.id);
     return this.move(instanceId, head, { from: [head.state], to: step.to, reason: step.reason }, 'defer', step.to);
   }
 
