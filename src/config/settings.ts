@@ -33,6 +33,8 @@ export const SETTINGS = {
   DB_RETRY_INTERVAL_MS: spec({ default: '5000', doc: 'Wait between attempts while the database is unreachable', schema: millis(100) }),
 
   SESSION_STORAGE_PATH: spec({ default: './data/sessions', doc: 'Folder holding one LocalAuth profile per instance', schema: text().min(1, 'must not be empty') }),
+  SESSION_STORE: spec({ default: 'local', doc: "local: a session lives in its profile folder only; mysql: it is also backed up to MySQL (whatsapp-web.js's RemoteAuth) and restored from there, without a QR, when the folder is gone", schema: oneOf(['local', 'mysql']) }),
+  SESSION_BACKUP_INTERVAL_MS: spec({ default: '300000', doc: "With SESSION_STORE=mysql: time between two backups of a linked session (the first comes 60 s after linking); RemoteAuth's minimum is 60000", schema: millis(60_000) }),
   CACHE_PATH: spec({ default: './data/wwebjs_cache', doc: "whatsapp-web.js's web-version cache for the real site", schema: text().min(1, 'must not be empty') }),
   CHROME_PATH: spec({ default: '/usr/bin/chromium', doc: "Chromium executable (Debian's chromium package)", schema: text().min(1, 'must not be empty') }),
   WORKER_USER: spec({ default: 'wa-fleet-worker', doc: 'Unprivileged user workers and their Chromium run as when the supervisor runs as root (created by the setup scripts); ignored when not root', schema: text().min(1, 'must not be empty') }),

@@ -6,6 +6,7 @@ import { MemorySampler } from '../checks/memory-sampler.js';
 import type { Config } from '../config/index.js';
 import { listEvents } from '../db/events.js';
 import { InstancesRepository } from '../db/instances-repository.js';
+import { SessionStoreRepository } from '../db/session-store-repository.js';
 import type { Pool } from '../db/pool.js';
 import type { ConnectionStatus, Instance, InstanceEvent } from '../domain/instance.js';
 import { AppError, InstanceNotFoundError, ShuttingDownError, WorkerNotRunningError } from '../errors/index.js';
@@ -14,6 +15,7 @@ import { WorkerHandle, type WorkerClient } from '../worker/handle.js';
 import type { WorkerMessage } from '../worker/messages.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
+import { SessionStoreHost } from '../worker/session-store-host.js';
 import { grantStorage } from '../worker/worker-storage.js';
 import { resolveWorkerUser } from '../worker/worker-user.js';
 import { BYTES_PER_MIB } from './admission.js';
@@ -39,9 +41,10 @@ const DRAIN_BUDGET_MS = 3_000;
 
 /**
  * Real workers. As root they run as WORKER_USER, resolved and given the session storage once
- * here, so a missing user or an unreachable folder stops the boot with one line.
+ * here, so a missing user or an unreachable folder stops the boot with one line. With
+ * SESSION_STORE=mysql each worker backs its session up through `sessionStore`.
  */
-function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
+function defaultLauncher(config: Config, sessionRoot: string, sessionStore: SessionStoreHost | null): WorkerLauncher {
   const user = resolveWorkerUser(config.workerUser);
   if (user) grantStorage(user, sessionRoot, config.cachePath);
   return (instanceId, listener) =>
@@ -54,9 +57,11 @@ function defaultLauncher(config: Config, sessionRoot: string): WorkerLauncher {
         authTimeoutMs: config.webLoadTimeoutMs,
         fakeWeb: config.waFleetFakeWeb,
         browserSandbox: config.browserSandbox === 'on',
+        sessionBackup: sessionStore ? { intervalMs: config.sessionBackupIntervalMs } : null,
       },
       startTimeoutMs: config.workerStartTimeoutMs,
       user,
+      sessionStore,
       ...listener,
     });
 }
@@ -77,6 +82,8 @@ export class Fleet {
   /** The last row read per instance. */
   private readonly known = new Map<string, Instance>();
   private readonly sessionRoot: string;
+  /** SESSION_STORE=mysql: the sessions' stored copies (workers reach them through it). */
+  private readonly sessionStore: SessionStoreHost | null;
   private readonly launch: WorkerLauncher;
   private readonly settings: InstanceSettings;
   private readonly log: Logger;
@@ -110,7 +117,8 @@ export class Fleet {
     });
     this.repo = new InstancesRepository(pool);
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
-    this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot);
+    this.sessionStore = config.sessionStore === 'mysql' ? new SessionStoreHost({ repo: new SessionStoreRepository(pool), log: this.log }) : null;
+    this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot, this.sessionStore);
     this.memory = new MemorySampler(config.leakWindowMs, options.proc);
     this.measurer = new FleetMemory(this.memory, config.instanceExpectedMb);
     this.gate = new StartGate({
@@ -266,15 +274,18 @@ export class Fleet {
     await handle.requestStart('restart', true);
   }
 
-  /** Unlinks the phone. With no worker running, the saved session is wiped directly. */
+  /** Unlinks the phone. With no worker running, the saved session (and its stored copy) is wiped directly. */
   async logout(id: string): Promise<void> {
     this.mustAccept();
     const handle = this.handle(id);
     const worker = await handle.runningWorker();
     if (worker) {
       await worker.logout(this.settings.workerStopTimeoutMs);
+      // The worker's RemoteAuth deleted it already; this holds whatever the worker did.
+      await this.sessionStore?.forget(id);
       return;
     }
+    await this.sessionStore?.forget(id);
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
     await this.journal.record({
       instanceId: id,
@@ -333,6 +344,8 @@ export class Fleet {
     if (!this.journal.databaseUp) throw new AppError('DATABASE_UNAVAILABLE');
     await handle.stop('removed');
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
+    // The row's deletion cascades to it too; deleted first, a failure leaves the instance removable again.
+    await this.sessionStore?.forget(id);
     await this.journal.record(
       { instanceId: id, change: { kind: 'remove' }, event: { category: Category.SESSION, type: 'instance.removed' }, notify: [{ name: 'remove.instance', payload: { instanceId: id, at: new Date() } }] },
       'refuse',
@@ -368,7 +381,12 @@ export class Fleet {
     return this.handle(id).cleanup(
       reason,
       () => reapOrphans(this.sessionRoot, id),
-      () => rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true }),
+      async () => {
+        rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
+        // Else the next start would restore the session just wiped. Unreachable, the copy stays and
+        // the restart restores it: at worst the ladder climbs again, never an instance left down.
+        await this.sessionStore?.forget(id).catch((err: unknown) => this.log.warn(`the stored session copy could not be deleted: ${coerceError(err).message}`, { instanceId: id }));
+      },
     );
   }
 

@@ -8,7 +8,10 @@ import { browserHome, homeEnvironment } from './environment.js';
 import { WorkerEvent, type DeepResult, type FindRequest, type FindResult, type MediaPayload, type PingResult, type SendRequest, type SendResult, type WorkerInit } from './protocol.js';
 import { AppError } from '../errors/index.js';
 import { MessageDriver, type Report } from './message-driver.js';
-import { profileDir } from './session-path.js';
+import { adoptRemoteProfile } from './profile-layout.js';
+import { WorkerRemoteAuth } from './remote-auth.js';
+import { profileDir, remoteProfileDir } from './session-path.js';
+import type { AskSupervisor } from './session-store.js';
 import { webSourceOptions } from './web-source.js';
 
 const { Client, LocalAuth } = wwebjs;
@@ -44,7 +47,10 @@ class WorkerAuth extends LocalAuthBase {
   }
 
   override async beforeBrowserInitialized(): Promise<void> {
-    mkdirSync(profileDir(this.init.sessionRoot, this.init.instanceId), { recursive: true, mode: 0o700 });
+    const profile = profileDir(this.init.sessionRoot, this.init.instanceId);
+    mkdirSync(profile, { recursive: true, mode: 0o700 });
+    // SESSION_STORE was mysql: the linked profile is in RemoteAuth's folder; it moves up (no new QR).
+    adoptRemoteProfile(profile, remoteProfileDir(this.init.sessionRoot, this.init.instanceId));
     await super.beforeBrowserInitialized();
   }
 
@@ -72,6 +78,8 @@ export class ClientDriver {
   constructor(
     private readonly init: WorkerInit,
     private readonly report: Report,
+    /** Requests to the supervisor: the session store's calls (SESSION_STORE=mysql). */
+    private readonly ask: AskSupervisor | null = null,
   ) {
     this.messages = new MessageDriver(() => this.requirePage(), report);
   }
@@ -85,7 +93,7 @@ export class ClientDriver {
     this.closing = false;
     const profile = profileDir(this.init.sessionRoot, this.init.instanceId);
     const client = new Client({
-      authStrategy: new WorkerAuth(this.init, (browser, page) => this.attachBrowser(browser, page)) as unknown as wwebjs.AuthStrategy,
+      authStrategy: this.authStrategy(),
       puppeteer: {
         executablePath: this.init.chromePath,
         headless: true,
@@ -106,6 +114,21 @@ export class ClientDriver {
     this.forwardClientEvents(client);
     this.messages.attach(client);
     await client.initialize();
+  }
+
+  /** LocalAuth on the profile folder; with SESSION_STORE=mysql, RemoteAuth backed up through the supervisor. */
+  private authStrategy(): wwebjs.AuthStrategy {
+    const onBrowser = (browser: Browser, page: Page) => this.attachBrowser(browser, page);
+    const backup = this.init.sessionBackup;
+    if (!backup) return new WorkerAuth(this.init, onBrowser) as unknown as wwebjs.AuthStrategy;
+    if (!this.ask) throw new Error('SESSION_STORE=mysql needs the channel to the supervisor');
+    return new WorkerRemoteAuth({
+      init: this.init,
+      intervalMs: backup.intervalMs,
+      ask: this.ask,
+      onBrowser,
+      report: (r) => this.report(WorkerEvent.SESSION_BACKUP, r),
+    }) as unknown as wwebjs.AuthStrategy;
   }
 
   private forwardClientEvents(client: WaClient): void {

@@ -11,8 +11,10 @@ import { browserHome, workerEnvironment } from './environment.js';
 import { describeIssue, EVENT_SCHEMAS, LIMITS, REPLY_SCHEMAS } from './messages.js';
 import {
   WORKER_EVENTS,
+  WORKER_REQUESTS,
   WorkerCommand,
   WorkerEvent,
+  type WorkerRequest,
   type DeepResult,
   type FindRequest,
   type FindResult,
@@ -22,6 +24,7 @@ import {
   type SendResult,
   type WorkerInit,
 } from './protocol.js';
+import type { SessionStoreBinding, SessionStoreHost } from './session-store-host.js';
 import { prepareProfile } from './worker-storage.js';
 import type { WorkerUser } from './worker-user.js';
 
@@ -99,6 +102,11 @@ export interface WorkerHandleOptions {
   entry?: string;
   /** Run the worker (and so its browser) as this user; null or absent: the supervisor's own user. */
   user?: WorkerUser | null;
+  /**
+   * SESSION_STORE=mysql: answers the worker's session requests, for its own instance only. Absent:
+   * they are refused (IPC_NO_HANDLER), as a worker with `init.sessionBackup` unset never sends them.
+   */
+  sessionStore?: SessionStoreHost | null;
 }
 
 /** fork() options that make the worker another user's process, its profile ready for that user. */
@@ -140,12 +148,14 @@ export class WorkerHandle implements WorkerClient {
 
   private constructor(
     private readonly proc: ChildProcess,
-    private readonly channel: IpcChannel<WorkerCommand, WorkerEvent>,
+    private readonly channel: IpcChannel<WorkerCommand, WorkerEvent | WorkerRequest>,
+    private readonly sessions: SessionStoreBinding | null,
   ) {
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
         channel.close();
+        sessions?.close();
         resolve(this.exitInfo);
       });
     });
@@ -174,6 +184,7 @@ export class WorkerHandle implements WorkerClient {
       if (event === WorkerEvent.READY) options.onEvent?.(event, salvageReady(payload));
       return;
     }
+    this.sessions?.observe(event, parsed.data);
     options.onEvent?.(event, parsed.data);
   }
 
@@ -187,8 +198,10 @@ export class WorkerHandle implements WorkerClient {
       ...identityOf(options.user, options.init),
       serialization: 'json',
     });
-    const channel = new IpcChannel<WorkerCommand, WorkerEvent>(proc, { receives: WORKER_EVENTS });
-    const handle = new WorkerHandle(proc, channel);
+    const channel = new IpcChannel<WorkerCommand, WorkerEvent | WorkerRequest>(proc, { receives: [...WORKER_EVENTS, ...WORKER_REQUESTS] });
+    const sessions = options.sessionStore?.bind(options.init.instanceId) ?? null;
+    for (const [request, answer] of sessions?.handlers() ?? []) channel.handle(request, answer);
+    const handle = new WorkerHandle(proc, channel, sessions);
     for (const event of WORKER_EVENTS) channel.on(event, (payload) => handle.receive(event, payload, options));
     const started = Date.now();
     try {

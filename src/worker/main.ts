@@ -9,7 +9,8 @@ import { IpcChannel } from '../../lib/ipc/index.js';
 import { AppError } from '../errors/index.js';
 import { ClientDriver, NotRunningError } from './driver.js';
 import { describeIssue, REQUEST_SCHEMAS } from './messages.js';
-import { WORKER_COMMANDS, WorkerCommand, WorkerEvent, type WorkerInit } from './protocol.js';
+import { WORKER_COMMANDS, WorkerCommand, WorkerEvent, type WorkerInit, type WorkerRequest } from './protocol.js';
+import { MIN_BACKUP_INTERVAL_MS } from './session-transfer.js';
 
 const EXIT_DESTROY_TIMEOUT_MS = 5_000;
 
@@ -22,6 +23,7 @@ const initSchema = z.object({
   fakeWeb: z.boolean(),
   browserSandbox: z.boolean(),
   fakeScenario: z.record(z.string(), z.unknown()).optional(),
+  sessionBackup: z.object({ intervalMs: z.number().int().min(MIN_BACKUP_INTERVAL_MS) }).nullish(),
 });
 const timeoutSchema = z.object({ timeoutMs: z.number().int().positive() });
 const pairingSchema = timeoutSchema.extend({ phone: z.string().regex(/^\d{6,15}$/) });
@@ -34,7 +36,7 @@ function checked<S extends z.ZodType>(schema: S, payload: unknown): z.infer<S> {
   return parsed.data;
 }
 
-const channel = new IpcChannel<WorkerEvent, WorkerCommand>(process, {
+const channel = new IpcChannel<WorkerEvent | WorkerRequest, WorkerCommand>(process, {
   receives: WORKER_COMMANDS,
   onDrop: (reason) => process.stderr.write(`worker ${process.pid}: dropped a message: ${reason}\n`),
 });
@@ -59,7 +61,7 @@ async function exit(code: number): Promise<void> {
 channel.handle(WorkerCommand.INIT, async (payload) => {
   if (driver) throw new Error('this worker has already been initialized');
   const init: WorkerInit = initSchema.parse(payload);
-  driver = new ClientDriver(init, report);
+  driver = new ClientDriver(init, report, (type, p, timeoutMs) => channel.request(type, p, timeoutMs));
   await driver.start();
   return { browserPid: driver.browserPid };
 });

@@ -8,6 +8,7 @@ import {
   type MessageEventPayload,
   type PingResult,
   type SendResult,
+  type SessionBackupReport,
 } from './protocol.js';
 
 /*
@@ -90,6 +91,12 @@ export const EVENT_SCHEMAS = {
   [WorkerEvent.PAGE_CLOSED]: z.object({ reason: optionalText(LIMITS.reason) }).nullish(),
   [WorkerEvent.MESSAGE]: messageEvent,
   [WorkerEvent.MESSAGE_ACK]: messageAckEvent,
+  [WorkerEvent.SESSION_BACKUP]: z.object({
+    action: z.enum(['restored', 'kept', 'saved', 'failed']),
+    bytes: z.number().int().nonnegative().nullable(),
+    ms: z.number().int().nonnegative().nullable(),
+    message: optionalText(LIMITS.message),
+  }) satisfies z.ZodType<SessionBackupReport>,
 } satisfies Record<WorkerEvent, z.ZodType>;
 
 export type EventPayload<E extends WorkerEvent> = z.infer<(typeof EVENT_SCHEMAS)[E]>;

@@ -1,6 +1,8 @@
 /**
- * The supervisor↔worker protocol: what each side may send. Requests go one way (supervisor →
- * worker) and are answered; events go the other way and are not. Payload shapes are below.
+ * The supervisor↔worker protocol: what each side may send. Commands go supervisor → worker and
+ * are answered; events go worker → supervisor and are not. With SESSION_STORE=mysql a worker also
+ * asks the supervisor (`WorkerRequest`): it holds no database credentials, so its session backup
+ * goes through the supervisor. Payload shapes are below (session requests: session-transfer.ts).
  */
 
 /** Requests the supervisor sends to a worker. */
@@ -50,9 +52,27 @@ export const WorkerEvent = {
   MESSAGE: 'message',
   /** A message's delivery state changed (sent, delivered, read …). */
   MESSAGE_ACK: 'message_ack',
+  /** SESSION_STORE=mysql: the session was restored, kept, saved, or a backup failed (`SessionBackupReport`). */
+  SESSION_BACKUP: 'session_backup',
 } as const;
 export type WorkerEvent = (typeof WorkerEvent)[keyof typeof WorkerEvent];
 export const WORKER_EVENTS = Object.values(WorkerEvent) as WorkerEvent[];
+
+/**
+ * Requests a worker sends to the supervisor (SESSION_STORE=mysql only): the RemoteAuth store's
+ * four calls. The supervisor answers only for the worker's own instance; without a session store
+ * it has no handler and the worker gets IPC_NO_HANDLER.
+ */
+export const WorkerRequest = {
+  SESSION_EXISTS: 'session_exists',
+  /** One part of a backup; the last part commits the whole (session-transfer.ts). */
+  SESSION_SAVE: 'session_save',
+  /** One part of the stored backup. */
+  SESSION_EXTRACT: 'session_extract',
+  SESSION_DELETE: 'session_delete',
+} as const;
+export type WorkerRequest = (typeof WorkerRequest)[keyof typeof WorkerRequest];
+export const WORKER_REQUESTS = Object.values(WorkerRequest) as WorkerRequest[];
 
 /** Everything a worker needs to host one client; sent with `init`. */
 export interface WorkerInit {
@@ -70,6 +90,19 @@ export interface WorkerInit {
   browserSandbox: boolean;
   /** Initial scenario for the fake page (`window.__FAKE_WA_CONFIG`). */
   fakeScenario?: Record<string, unknown>;
+  /** SESSION_STORE=mysql: back the session up through the supervisor every `intervalMs`; absent: LocalAuth only. */
+  sessionBackup?: { intervalMs: number } | null;
+}
+
+/** Payload of the `session_backup` event. */
+export interface SessionBackupReport {
+  /** restored: from the stored copy; kept: the local profile, the stored copy has not moved on; saved; failed. */
+  action: 'restored' | 'kept' | 'saved' | 'failed';
+  /** Size of the zip restored or saved. */
+  bytes: number | null;
+  /** Restore: fetch and unzip; save: zip, transfer and write. */
+  ms: number | null;
+  message?: string | null;
 }
 
 export interface PingResult {

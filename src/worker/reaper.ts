@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { processesMatching } from '../../lib/proc-cmdline.js';
 import { sleep } from '../../lib/timeout.js';
-import { instanceOfProfile, profileDir } from './session-path.js';
+import { instanceOfProfile, profileDir, remoteProfileDir } from './session-path.js';
 
 /** Chromium's profile locks. A stale SingletonLock naming another host makes a launch fail (exit 21). */
 const SINGLETON_FILES = ['SingletonLock', 'SingletonSocket', 'SingletonCookie'];
@@ -26,8 +26,10 @@ function profileOf(argv: string[]): string | null {
  */
 export async function reapOrphans(sessionRoot: string, instanceId?: string): Promise<ReapResult> {
   const root = resolve(sessionRoot);
+  // An instance's Chromium runs on its folder (LocalAuth) or on RemoteAuth's folder inside it (SESSION_STORE=mysql).
+  const own = instanceId ? profileDir(root, instanceId) : null;
   const inScope = (dir: string | null): dir is string =>
-    dir !== null && (instanceId ? dir === profileDir(root, instanceId) : dir.startsWith(root + sep));
+    dir !== null && (own ? dir === own || dir.startsWith(own + sep) : dir.startsWith(root + sep));
   const victims = processesMatching((argv) => inScope(profileOf(argv)));
   for (const { pid } of victims) {
     try {
@@ -40,11 +42,8 @@ export async function reapOrphans(sessionRoot: string, instanceId?: string): Pro
   for (let i = 0; i < 40 && processesMatching((argv) => inScope(profileOf(argv))).length > 0; i++) await sleep(50);
 
   const owned = new Set(processesMatching((argv) => inScope(profileOf(argv))).map((p) => profileOf(p.argv)));
-  const profiles = instanceId
-    ? [profileDir(root, instanceId)]
-    : existsSync(root)
-      ? readdirSync(root).filter((name) => instanceOfProfile(name) !== null).map((name) => join(root, name))
-      : [];
+  const ids = instanceId ? [instanceId] : existsSync(root) ? readdirSync(root).flatMap((name) => instanceOfProfile(name) ?? []) : [];
+  const profiles = ids.flatMap((id) => [profileDir(root, id), remoteProfileDir(root, id)]);
   const removedLocks: string[] = [];
   for (const dir of profiles.filter((d) => !owned.has(d))) {
     for (const file of SINGLETON_FILES) {

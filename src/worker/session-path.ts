@@ -35,6 +35,24 @@ export function profileDir(root: string, instanceId: string): string {
   return dir;
 }
 
+/**
+ * RemoteAuth's name for an instance's session: the key of its stored copy and the name of
+ * Chromium's profile folder (RemoteAuth builds `RemoteAuth-<clientId>` itself).
+ */
+export function remoteSessionName(instanceId: string): string {
+  if (!isInstanceId(instanceId)) throw new InvalidInstanceIdError();
+  return `RemoteAuth-${instanceId}`;
+}
+
+/**
+ * With SESSION_STORE=mysql, Chromium's profile: RemoteAuth's folder inside the instance's own
+ * (`<root>/session-<id>/RemoteAuth-<id>`), so HOME, the zip and RemoteAuth's staging folder stay
+ * in the instance's folder, which remove and logout wipe whole.
+ */
+export function remoteProfileDir(root: string, instanceId: string): string {
+  return join(profileDir(root, instanceId), remoteSessionName(instanceId));
+}
+
 /** The instance id a profile folder name belongs to, or null for anything else in the root. */
 export function instanceOfProfile(folderName: string): string | null {
   if (!folderName.startsWith(PROFILE_PREFIX)) return null;

@@ -506,6 +506,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/demo/{id}/send-fault": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Demo mode only: the fake page's next sends hang (before or after reaching "WhatsApp") or are refused: a crash point for tests */
+        post: operations["simulateSendFault"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/demo/{id}/sent": {
         parameters: {
             query?: never;
@@ -1176,6 +1193,23 @@ export interface components {
             messageId: string;
             /** @description 1 server, 2 delivered, 3 read, 4 played, -1 error. */
             ack: -1 | 1 | 2 | 3 | 4;
+        };
+        DemoSendFaultArmed: {
+            id: string;
+            mode: string;
+            count: number;
+        };
+        DemoSendFault: {
+            /**
+             * @description hang-before-record: the send never reaches "WhatsApp" and never answers; hang-after-record: it reaches it, then never answers; reject: the page refuses it.
+             * @enum {string}
+             */
+            mode: "hang-before-record" | "hang-after-record" | "reject";
+            /**
+             * @description How many of the next sends (this page load only).
+             * @default 1
+             */
+            count: number;
         };
         FakeSentRecord: {
             id: string;
@@ -3819,6 +3853,123 @@ export interface operations {
                 };
             };
             /** @description INSTANCE_NOT_FOUND: no instance with that id; MESSAGE_NOT_FOUND: the instance has no message with that id; NOT_FOUND: no such route; DEMO_MODE_OFF: simulation needs demo mode (WA_FLEET_FAKE_WEB=true) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description WORKER_NOT_RUNNING: the instance has no running worker or client to ask */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description BODY_TOO_LARGE: the request body is over API_BODY_LIMIT_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description IPC_TIMEOUT: the worker did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    simulateSendFault: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The instance name: 1 to 64 letters, digits, `_` or `-`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DemoSendFault"];
+            };
+        };
+        responses: {
+            /** @description Armed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoSendFaultArmed"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid; INVALID_JSON: the request body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: no instance with that id; NOT_FOUND: no such route; DEMO_MODE_OFF: simulation needs demo mode (WA_FLEET_FAKE_WEB=true) */
             404: {
                 headers: {
                     [name: string]: unknown;
