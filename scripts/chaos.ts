@@ -4,13 +4,19 @@
  * then F faults chosen by a seeded generator (every kind within each 13) hit it one at a time, with random gaps. After each
  * fault the run waits (bounded) for the fleet to settle and checks the invariants; at the end it
  * prints a table per fault kind, writes a JSON report, and exits non-zero on any violation.
+ * Throughout, a message stream (scripts/chaos/messages.ts) sends messages and fires inbound ones
+ * on every instance; at the end every accepted send must be on the fake page exactly once (or
+ * failed/expired with a reason) and every inbound message the page took must have reached the
+ * webhook receiver.
  *
  * Run: npm run chaos -- --instances 5 --faults 100 --seed 1
  *
  * Options: --instances N, --faults F, --seed S, --kinds a,b (only these fault kinds),
  * --gap-s MIN,MAX (pause between faults), --bound-s B (time the fleet has to settle after a
  * fault ends), --worker-stop-s, --mysql-down-s MIN,MAX, --hostile N (requests per burst),
- * --webhook-outage-s, --out DIR (report.json and the supervisor's log; default data/chaos/<seed>-<time>).
+ * --webhook-outage-s, --out DIR (report.json and the supervisor's log; default data/chaos/<seed>-<time>),
+ * --send-every-s MIN,MAX and --inbound-every-s MIN,MAX (the stream's pace per instance), --message-settle-s
+ * (time the messages have at the end to leave queued/sending and the inbound ones to arrive).
  *
  * --defect NAME runs a deliberately broken copy of the build instead (scripts/chaos/defects.ts):
  * the run must then fail, which proves the check that names the defect can.
@@ -29,6 +35,7 @@ import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress 
 import { buildDefective, DEFECT_NAMES, DEFECTS } from './chaos/defects.js';
 import { FAULT_KINDS, faultSequence, inject, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
 import { AnnouncedChanges, unrecordedChanges } from './chaos/announced.js';
+import { DEFAULT_STREAM, MessageStream, streamSummary, type StreamReport } from './chaos/messages.js';
 import { notificationViolations, pendingWebhooks, qrAskedSince, recordedStatuses, rowViolations, webhookViolations } from './chaos/invariants.js';
 import { duplicateBrowsers, fleetProcesses, processViolations } from './chaos/processes.js';
 import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
@@ -49,6 +56,9 @@ interface Options {
   mysqlDownMs: [number, number];
   hostile: number;
   webhookOutageMs: number;
+  sendEveryMs: [number, number];
+  inboundEveryMs: [number, number];
+  messageSettleMs: number;
   out: string;
   defect: string | null;
 }
@@ -66,6 +76,9 @@ function options(): Options {
       'mysql-down-s': { type: 'string', default: '10,40' },
       hostile: { type: 'string', default: '200' },
       'webhook-outage-s': { type: 'string', default: '60' },
+      'send-every-s': { type: 'string', default: DEFAULT_STREAM.sendEveryMs.map((ms) => ms / 1000).join(',') },
+      'inbound-every-s': { type: 'string', default: DEFAULT_STREAM.inboundEveryMs.map((ms) => ms / 1000).join(',') },
+      'message-settle-s': { type: 'string', default: '300' },
       out: { type: 'string' },
       defect: { type: 'string' },
     },
@@ -84,6 +97,8 @@ function options(): Options {
   const s = (ms: number) => ms * 1000;
   const [gapMin, gapMax] = range('gap-s', values['gap-s'], 0);
   const [downMin, downMax] = range('mysql-down-s', values['mysql-down-s'], 1);
+  const [sendMin, sendMax] = range('send-every-s', values['send-every-s'], 1);
+  const [inboundMin, inboundMax] = range('inbound-every-s', values['inbound-every-s'], 1);
   return {
     instances: wholeOption('instances', values.instances, 1),
     faults: wholeOption('faults', values.faults, 0),
@@ -95,6 +110,9 @@ function options(): Options {
     mysqlDownMs: [s(downMin), s(downMax)],
     hostile: wholeOption('hostile', values.hostile, 1),
     webhookOutageMs: s(wholeOption('webhook-outage-s', values['webhook-outage-s'], 1)),
+    sendEveryMs: [s(sendMin), s(sendMax)],
+    inboundEveryMs: [s(inboundMin), s(inboundMax)],
+    messageSettleMs: s(wholeOption('message-settle-s', values['message-settle-s'], 10)),
     out: resolve(values.out ?? join('data', 'chaos', `seed${seed}-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
     defect: values.defect ?? null,
   };
@@ -141,8 +159,21 @@ async function main(): Promise<number> {
   let pool: Pool | undefined;
   let timeline: Timeline | undefined;
   let announced: AnnouncedChanges | undefined;
+  let stream: MessageStream | undefined;
+  let messages: StreamReport | undefined;
   /** Evidence behind each invariant: how many observations it was judged on (none is a failure). */
-  const evidence = { outageSamples: 0, stopsNoticed: 0, refusedDeliveries: 0, announcedChecked: 0, notificationsCompared: 0, processScans: 0 };
+  const evidence = {
+    outageSamples: 0,
+    stopsNoticed: 0,
+    refusedDeliveries: 0,
+    announcedChecked: 0,
+    notificationsCompared: 0,
+    processScans: 0,
+    sendsAccepted: 0,
+    sendsOnPage: 0,
+    inboundAccepted: 0,
+    inboundReceived: 0,
+  };
   const records: FaultRecord[] = [];
   const finalViolations: string[] = [];
   let stopRequested = false;
@@ -165,12 +196,18 @@ async function main(): Promise<number> {
     timeline.start();
     announced = new AnnouncedChanges(run.api);
     announced.start();
+    stream = new MessageStream(run.api.base, run.api.key, ids, { ...DEFAULT_STREAM, seed: opts.seed, sendEveryMs: opts.sendEveryMs, inboundEveryMs: opts.inboundEveryMs });
+    stream.start();
+    const pace = (ms: readonly number[]) => ms.map((v) => v / 1000).join('-');
+    progress(`message stream: per instance a send every ${pace(opts.sendEveryMs)} s and an inbound message every ${pace(opts.inboundEveryMs)} s`);
+    const messageStream = stream;
     const ctx: ChaosContext = {
       run,
       receiver,
       random,
       progress,
       webhookOutageUntil: 0,
+      beforeHit: (kind, target) => messageStream.beforeHit(kind, target),
       options: { workerStopMs: opts.workerStopMs, mysqlDownMs: opts.mysqlDownMs, hostileRequests: opts.hostile, webhookOutageMs: opts.webhookOutageMs, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS },
     };
     let lastEventId = (await qrAskedSince(pool, 0)).lastEventId;
@@ -220,8 +257,10 @@ async function main(): Promise<number> {
       progress(`[${index}/${opts.faults}] ${kind}${injection.target ? ` on ${injection.target}` : ''}: ${times}; ${injection.notes.join(', ')}${injection.notes.length ? '; ' : ''}${status}`);
     }
 
-    progress('final checks: waiting for the webhook receiver to recover and the queue to drain');
+    progress('final checks: stopping the message stream; waiting for the webhook receiver to recover, the messages to settle and the queue to drain');
+    await stream.stop();
     while (Date.now() < ctx.webhookOutageUntil) await sleep(1_000);
+    await stream.settle(receiver, opts.messageSettleMs);
     const drainDeadline = Date.now() + 300_000;
     while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
     finalViolations.push(...(await checkInvariants(run, pool, ids)));
@@ -234,10 +273,18 @@ async function main(): Promise<number> {
     const notified = await notificationViolations(pool, receiver.url);
     evidence.notificationsCompared = notified.compared;
     finalViolations.push(...notified.violations);
+    const judged = await stream.verdict(receiver);
+    messages = judged.report;
+    evidence.sendsAccepted = messages.sends.accepted;
+    evidence.sendsOnPage = messages.sends.onPage;
+    evidence.inboundAccepted = messages.inbound.accepted;
+    evidence.inboundReceived = messages.inbound.received;
+    finalViolations.push(...judged.violations);
     finalViolations.push(...missingEvidence(records, evidence));
     memoryVerdict = judgeSupervisorMemory(supervisorMemory);
     finalViolations.push(...memoryVerdict.violations);
   } finally {
+    await stream?.stop(true);
     await announced?.stop();
     await timeline?.stop();
     await pool?.end().catch(() => undefined);
@@ -265,6 +312,7 @@ async function main(): Promise<number> {
     supervisorPssSamples: supervisorMemory,
     supervisorPssVerdict: memoryVerdict ?? null,
     webhooks: { received: receiver.received.length, accepted: receiver.accepted().length },
+    messages: messages ?? null,
     evidence,
     slowestApiAnswerMs: timeline?.slowestAnswerMs ?? null,
     violations: faultViolations + finalViolations.length,
@@ -282,8 +330,10 @@ async function main(): Promise<number> {
   process.stdout.write(
     `evidence: ${evidence.outageSamples} samples during database outages, ${evidence.stopsNoticed} worker stops noticed, ${evidence.refusedDeliveries} deliveries refused by the receiver, ` +
       `${evidence.announcedChecked} announced status changes checked against the recorded events, ${evidence.notificationsCompared} recorded changes compared with their notifications, ` +
-      `${evidence.processScans} process scans while settling\n`,
+      `${evidence.processScans} process scans while settling, ${evidence.sendsAccepted} accepted sends judged against the page records (${evidence.sendsOnPage} on the page), ` +
+      `${evidence.inboundAccepted} accepted inbound messages judged against the receiver (${evidence.inboundReceived} received)\n`,
   );
+  if (messages) process.stdout.write(`${streamSummary(messages)}\n`);
   process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);
   process.stdout.write(`${records.length} faults, ${report.violations} invariant violations; ${loadSummary}; report: ${join(opts.out, 'report.json')}\n`);
   return report.violations === 0 && records.length === opts.faults ? 0 : 1;

@@ -64,6 +64,29 @@ export const DEFECTS: Record<string, Defect> = {
       },
     ],
   },
+  // Loses the 5th inbound message of each life: the worker handed it over, nothing is recorded or sent on.
+  'drop-inbound': {
+    caughtBy: 'every inbound message the page took reached the receiver',
+    patches: [
+      {
+        file: 'src/messages/messages.js',
+        find: '    async received(instanceId, p) {',
+        replace: '    async received(instanceId, p) {\n        if ((globalThis.__defectInbound = (globalThis.__defectInbound ?? 0) + 1) === 5) return;',
+      },
+    ],
+  },
+  // Before the 5th send of each life, sends the same message once more under another WhatsApp id.
+  'duplicate-send': {
+    caughtBy: 'every accepted send on the page exactly once',
+    patches: [
+      {
+        file: 'src/messages/sender.js',
+        find: '            const reply = await worker.sendMessage({',
+        replace:
+          "            if ((globalThis.__defectDuplicate = (globalThis.__defectDuplicate ?? 0) + 1) === 5) await worker.sendMessage({ chatId: head.chatId, waId: head.waId.slice(0, -1) + (head.waId.endsWith('F') ? 'E' : 'F'), text: head.body ?? '', quotedId: null }, this.deps.settings.timeoutMs).catch(() => undefined);\n            const reply = await worker.sendMessage({",
+      },
+    ],
+  },
 };
 
 export const DEFECT_NAMES = Object.keys(DEFECTS);

@@ -46,6 +46,11 @@ export interface ChaosContext {
   progress: (message: string) => void;
   /** Until when (epoch ms) the webhook receiver fails on purpose; 0: it does not. */
   webhookOutageUntil: number;
+  /**
+   * Called once the target is chosen, right before the fault hits (the message stream arms a hung
+   * send here so a kill lands on a message `sending`); its notes join the fault's.
+   */
+  beforeHit?: (kind: FaultKind, target: InstanceSummary | null) => Promise<string[]>;
 }
 
 /** What the run waits for after a fault before it checks the invariants. */
@@ -260,8 +265,9 @@ export async function inject(ctx: ChaosContext, kind: FaultKind): Promise<Inject
   const { needsTarget, inject: run } = INJECTORS[kind];
   const target = needsTarget ? chooseTarget(ctx.random, await ctx.run.api.instances()) : null;
   if (needsTarget && !target) throw new Error(`no CONNECTED instance to aim ${kind} at`);
+  const prepared = (await ctx.beforeHit?.(kind, target)) ?? [];
   const injected = await run(ctx, target);
-  return { kind, target: target?.id ?? null, pidBefore: target?.worker?.pid ?? null, ...injected };
+  return { kind, target: target?.id ?? null, pidBefore: target?.worker?.pid ?? null, ...injected, notes: [...prepared, ...injected.notes] };
 }
 
 /**

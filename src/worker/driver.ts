@@ -263,17 +263,30 @@ export class ClientDriver {
       page.evaluate(
         async (a: string, rest: unknown[]) => {
           const fake = (window as unknown as { __fake?: Record<string, (...x: unknown[]) => unknown> }).__fake;
-          if (!fake || typeof fake[a] !== 'function') return { known: false, value: null };
-          const value = await fake[a]!(...rest);
-          return { known: true, value: value === undefined ? null : value };
+          if (!fake) return { state: 'loading' as const };
+          if (typeof fake[a] !== 'function') return { state: 'unknown' as const };
+          try {
+            const value = await fake[a]!(...rest);
+            return { state: 'ok' as const, value: value === undefined ? null : value };
+          } catch (e) {
+            return { state: 'refused' as const, message: String((e as Error)?.message ?? e) };
+          }
         },
         action,
         args,
       ),
       timeoutMs,
       `demo query ${action}`,
-    );
-    if (!answer.known) throw new AppError('VALIDATION_FAILED', `the fake WhatsApp Web has no action "${action}"`);
+    ).catch((err: unknown) => {
+      // The page went away under the question (a restart, a crash): nothing to ask now.
+      if (/Target closed|Session closed|Execution context was destroyed|detached Frame/i.test(coerceError(err).message)) throw new NotRunningError();
+      throw err;
+    });
+    // Still loading (WhatsApp Web's scripts have not run yet): like a worker not running yet.
+    if (answer.state === 'loading') throw new NotRunningError();
+    if (answer.state === 'unknown') throw new AppError('VALIDATION_FAILED', `the fake WhatsApp Web has no action "${action}"`);
+    // The page refused what it was asked (a sender not on WhatsApp, an unknown message id): bad input.
+    if (answer.state === 'refused') throw new AppError('VALIDATION_FAILED', `the fake WhatsApp Web refused ${action}: ${answer.message.slice(0, 300)}`);
     return answer.value;
   }
 
