@@ -4,6 +4,7 @@ import { sleep } from '../../lib/timeout.js';
 import type { WorkerHandle } from '../../src/worker/handle.js';
 import type { MessageEventPayload, SendRequest } from '../../src/worker/protocol.js';
 import { fakeInit, startFakeWorker, stopAllWorkers, tempSessionRoot, type EventLog } from '../support/workers.js';
+import type { SentRecord } from '../../src/demo/fake-web.js';
 
 /*
  * Messages through a real worker on the fake WhatsApp Web: the real whatsapp-web.js sendMessage,
@@ -16,17 +17,6 @@ const PEER = '15550009876@c.us';
 const OTHER = '15550004321@c.us';
 /** The fake has no chat for numbers beginning with 999. */
 const NO_CHAT = '9995550001@c.us';
-
-interface SentRecord {
-  id: string;
-  waId: string;
-  chatId: string;
-  type: string;
-  body: string | null;
-  caption: string | null;
-  quotedId: string | null;
-  media: { mimetype: string; filename: string | null; size: number; sha256: string } | null;
-}
 
 /** A fresh id shaped like the supervisor's (src/messages/client-id.ts). */
 const newWaId = () => `3EB0${randomBytes(9).toString('hex').toUpperCase()}`;
