@@ -287,11 +287,7 @@ export class Fleet {
     }
     await this.sessionStore?.forget(id);
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
-    await this.journal.record({
-      instanceId: id,
-      event: { category: Category.SESSION, type: 'instance.logout', reason: 'LOGOUT' },
-      notify: [{ name: 'logout.instance', payload: { instanceId: id, reason: 'LOGOUT', at: new Date() } }],
-    });
+    await handle.loggedOut();
   }
 
   /**

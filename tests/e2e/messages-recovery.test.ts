@@ -125,3 +125,22 @@ describe('a worker that dies while a message is sending', { timeout: 180_000 }, 
     expect((await pageRecord(s, 'rc-1')).filter((x) => x.body === 'the page hung')).toHaveLength(1);
   });
 });
+
+describe('a phone logged out while messages wait for it', { timeout: 180_000 }, () => {
+  it('fails the waiting messages with the reason, sends none of them, and leaves the instance waiting for a human (a logout while no worker runs)', async () => {
+    await waitFor(() => live().status === 'CONNECTED', 'rc-1 CONNECTED', 60_000);
+    await killWorkerAndWait('RECONNECTING');
+    const held = await Promise.all([0, 1, 2].map((i) => send({ to: '15551110020', text: `for the old phone ${i}` })));
+    expect(held.map((r) => r.status)).toEqual([202, 202, 202]);
+    const out = await s.call('POST', '/api/instance/rc-1/logout');
+    expect(out.status).toBe(200);
+    const settled = await waitSettled(s, 'rc-1', held.map((r) => r.json.message.id), 30_000);
+    for (const m of settled) expect(m).toMatchObject({ status: 'failed', reason: expect.stringContaining('LOGOUT') });
+    expect(live()).toMatchObject({ status: 'DISCONNECTED', blockedBy: 'LOGOUT', nextReconnectAt: null, workerPid: null });
+    // Past the reconnect delay it had (8 s): nothing came back, nothing was sent.
+    await new Promise((r) => setTimeout(r, 9_000));
+    expect(live()).toMatchObject({ status: 'DISCONNECTED', workerPid: null });
+    const refused = await send({ to: '15551110020', text: 'after the logout' });
+    expect([refused.status, refused.json.error.code]).toEqual([409, 'INSTANCE_BLOCKED']);
+  });
+});

@@ -417,6 +417,17 @@ export class InstanceHandle {
     else if (reason !== 'removed') await this.core.move(LifecycleEvent.STOPPED, reason);
   }
 
+  /**
+   * The operator logged the session out while no worker ran (its saved session is wiped): the
+   * phone is gone as after a LOGOUT seen on the page. No reconnect; the instance waits for a human,
+   * and what was queued for that phone is never sent from the next one linked.
+   */
+  async loggedOut(): Promise<void> {
+    this.clearTimers();
+    this.facts.bootQueued = false;
+    await this.onNoReconnect('LOGOUT', LifecycleEvent.DISCONNECTED);
+  }
+
   /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
   async markRehydrating(): Promise<void> {
     this.facts.bootQueued = true;
