@@ -173,6 +173,8 @@ async function main(): Promise<number> {
     sendsOnPage: 0,
     inboundAccepted: 0,
     inboundReceived: 0,
+    /** Webhook repeats a supervisor SIGKILL explains (at least once: counted, not a violation). */
+    webhookRepeatsAfterKill: 0,
   };
   const records: FaultRecord[] = [];
   const finalViolations: string[] = [];
@@ -264,7 +266,10 @@ async function main(): Promise<number> {
     const drainDeadline = Date.now() + 300_000;
     while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
     finalViolations.push(...(await checkInvariants(run, pool, ids)));
-    finalViolations.push(...(await webhookViolations(pool, receiver, run.webhookSecret)));
+    const supervisorKills = records.filter((r) => r.kind === 'supervisor_sigkill').map((r) => Date.parse(r.at));
+    const webhooks = await webhookViolations(pool, receiver, run.webhookSecret, supervisorKills);
+    finalViolations.push(...webhooks.violations);
+    evidence.webhookRepeatsAfterKill = webhooks.repeatsAfterKill;
     await announced.stop();
     const recorded = unrecordedChanges(announced.changes, await recordedStatuses(pool));
     evidence.announcedChecked = recorded.checked;
@@ -331,7 +336,8 @@ async function main(): Promise<number> {
     `evidence: ${evidence.outageSamples} samples during database outages, ${evidence.stopsNoticed} worker stops noticed, ${evidence.refusedDeliveries} deliveries refused by the receiver, ` +
       `${evidence.announcedChecked} announced status changes checked against the recorded events, ${evidence.notificationsCompared} recorded changes compared with their notifications, ` +
       `${evidence.processScans} process scans while settling, ${evidence.sendsAccepted} accepted sends judged against the page records (${evidence.sendsOnPage} on the page), ` +
-      `${evidence.inboundAccepted} accepted inbound messages judged against the receiver (${evidence.inboundReceived} received)\n`,
+      `${evidence.inboundAccepted} accepted inbound messages judged against the receiver (${evidence.inboundReceived} received), ` +
+      `${evidence.webhookRepeatsAfterKill} webhook repeats after a supervisor kill\n`,
   );
   if (messages) process.stdout.write(`${streamSummary(messages)}\n`);
   process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);

@@ -278,8 +278,11 @@ export class ClientDriver {
       timeoutMs,
       `demo query ${action}`,
     ).catch((err: unknown) => {
-      // The page went away under the question (a restart, a crash): nothing to ask now.
-      if (/Target closed|Session closed|Execution context was destroyed|detached Frame/i.test(coerceError(err).message)) throw new NotRunningError();
+      // The page went away under the question (a restart, a crash), maybe after doing what it was
+      // asked (an inbound message stored for delivery): not a refusal, an answer that was lost.
+      if (/Target closed|Session closed|Execution context was destroyed|detached Frame/i.test(coerceError(err).message)) {
+        throw new AppError('IPC_CLOSED', 'the page went away before it answered; it may have done what it was asked');
+      }
       throw err;
     });
     // Still loading (WhatsApp Web's scripts have not run yet): like a worker not running yet.

@@ -12,6 +12,8 @@ export interface Delivery {
 export interface ReceivedDelivery extends Delivery {
   /** What the receiver answered; undefined while it has not (or never will). */
   status: number | undefined;
+  /** When it arrived (epoch ms). */
+  at: number;
 }
 
 /** Decides the answer to a delivery: an HTTP status, possibly later; a promise that never settles hangs. */
@@ -41,6 +43,7 @@ export async function startReceiver(respond: Respond = () => 200): Promise<Recei
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         status: undefined,
+        at: Date.now(),
       };
       received.push(entry);
       void Promise.resolve(receiver.respond(entry)).then((status) => {

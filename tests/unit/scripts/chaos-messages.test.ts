@@ -147,3 +147,19 @@ describe('receivedHooks', () => {
     expect(receivedHooks(bodies)).toEqual([{ instanceId: 'a', id: 'false_1@c.us_3A1', body: 'hi' }]);
   });
 });
+
+describe('webhook repeats and supervisor kills', () => {
+  it('excuses a repeat only when a supervisor SIGKILL fell between the two acceptances', async () => {
+    const { excusedRepeats } = await import('../../../scripts/chaos/invariants.js');
+    const accepted = [
+      { eventId: 'a', at: 1_000 },
+      { eventId: 'a', at: 5_000 },
+      { eventId: 'b', at: 1_000 },
+      { eventId: 'b', at: 2_000 },
+      { eventId: 'c', at: 3_000 },
+    ];
+    expect(excusedRepeats(accepted, [4_000])).toEqual({ afterKill: 1, unexplained: ['b ×2'] });
+    expect(excusedRepeats(accepted, [])).toEqual({ afterKill: 0, unexplained: ['a ×2', 'b ×2'] });
+    expect(excusedRepeats(accepted, [1_500, 4_000])).toEqual({ afterKill: 2, unexplained: [] });
+  });
+});
