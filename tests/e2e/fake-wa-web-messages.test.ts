@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import wwebjs from 'whatsapp-web.js';
 import type { Client as WaClient, Message } from 'whatsapp-web.js';
 import { ClientEventLog, TEST_PUPPETEER } from '../support/fake-client.js';
-import { findProcessesWithArg } from '../support/processes.js';
+import { processesLeftWithArg } from '../support/processes.js';
 import { callFake, fakeClientOptions, type FakeWaConfig, type SentRecord } from '../../src/demo/fake-web.js';
 
 const { Client, LocalAuth, MessageMedia } = wwebjs;
@@ -133,12 +133,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  let left = findProcessesWithArg(ROOT);
-  for (let i = 0; i < 20 && left.length > 0; i++) {
-    await sleep(250);
-    left = findProcessesWithArg(ROOT);
-  }
-  expect(left.map((p) => p.cmdline)).toEqual([]);
+  expect(await processesLeftWithArg(ROOT)).toEqual([]);
 });
 
 describe('the fake WhatsApp Web sends and receives messages through the real whatsapp-web.js', { timeout: 120_000 }, () => {

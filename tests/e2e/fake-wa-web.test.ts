@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import wwebjs from 'whatsapp-web.js';
 import type { Client as WaClient, ClientOptions } from 'whatsapp-web.js';
 import { ClientEventLog, TEST_PUPPETEER } from '../support/fake-client.js';
-import { findProcessesWithArg } from '../support/processes.js';
+import { processesLeftWithArg } from '../support/processes.js';
 import { callFake, FAKE_WEB_VERSION, fakeClientOptions, type FakeWaConfig } from '../../src/demo/fake-web.js';
 
 const { Client, LocalAuth } = wwebjs;
@@ -112,12 +112,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  let left = findProcessesWithArg(ROOT);
-  for (let i = 0; i < 20 && left.length > 0; i++) {
-    await sleep(250);
-    left = findProcessesWithArg(ROOT);
-  }
-  expect(left.map((p) => p.cmdline)).toEqual([]);
+  expect(await processesLeftWithArg(ROOT)).toEqual([]);
 });
 
 // Generous limits: each client start is ~2 s alone, several times that when other suites share the 2 cores.

@@ -58,3 +58,13 @@ export function chromiumOnProfile(sessionRoot: string, instanceId: string): numb
   const arg = `--user-data-dir=${profileDir(sessionRoot, instanceId)}`;
   return processesMatching((argv) => argv.includes(arg)).map((p) => p.pid);
 }
+
+/** Command lines still naming `needle` after up to 5 s of waiting for them to go (empty once all are gone). */
+export async function processesLeftWithArg(needle: string): Promise<string[]> {
+  let left = findProcessesWithArg(needle);
+  for (let i = 0; i < 20 && left.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = findProcessesWithArg(needle);
+  }
+  return left.map((p) => p.cmdline);
+}
