@@ -15,6 +15,8 @@ export interface InstanceSummary {
   reconnectAttempts: number;
   waitingForHuman: string | null;
   worker: { pid: number; browserPid: number | null; uptimeMs: number | null } | null;
+  /** The node that runs it (CLUSTER=on: the lease holder), or null. */
+  node?: string | null;
 }
 
 export class ApiError extends Error {

@@ -25,6 +25,11 @@ import type { Messages } from '../messages/messages.js';
 import { ScopedKeys } from './scoped-keys.js';
 import type { ResolveHost } from '../webhooks/address-guard.js';
 import { webhooksRouter } from './routes/webhooks.js';
+import { nodesRouter } from './routes/nodes.js';
+import { forwardToOwner } from './forward.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { Leases } from '../cluster/leases.js';
+import { clusterRows } from '../db/cluster-repository.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -43,6 +48,8 @@ export interface AppDeps {
   messages: Messages;
   /** Webhook delivery counters for /metrics. */
   webhookStats?: () => WebhookStats;
+  /** CLUSTER=on: this node and its leases (nodes routes, forwarding, metrics); null or absent: one supervisor runs every instance. */
+  cluster?: { node: ClusterNode; leases: Leases } | null;
   /** How a webhook URL set with an instance's key is resolved to be checked (tests inject one; default: the system resolver). */
   resolveHost?: ResolveHost;
 }
@@ -73,7 +80,8 @@ export function createApp(deps: AppDeps): Express {
   const tlsHeaders = helmet();
   const plainHttpHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } }, strictTransportSecurity: false });
   app.use((req, res, next) => (req.secure ? tlsHeaders : plainHttpHeaders)(req, res, next));
-  const metrics = new Metrics(fleet, checks, deps.webhookStats, () => fleet.journal.read(() => outboundMessages.countsByState(pool)));
+  const cluster = deps.cluster ?? null;
+  const metrics = new Metrics(fleet, checks, deps.webhookStats, () => fleet.journal.read(() => outboundMessages.countsByState(pool)), cluster);
   app.use(metrics.track);
   app.use(healthzRouter(fleet));
   // The dashboard's static files are public; everything they fetch needs the key.
@@ -86,6 +94,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', auth);
   app.get('/metrics', auth, metrics.serve);
   app.use(refuseWritesDuringShutdown(deps.shuttingDown));
+  // Before any body is read: a request for an instance another node runs goes there as it came.
+  if (cluster) app.use(forwardToOwner({ nodeId: fleet.nodeId, ownerOf: (id) => fleet.journal.read(() => clusterRows.ownerOf(pool, id)), log }));
   // Before the API's body limit: a send carries its media in its body, and parses it itself.
   app.use(messagesRouter(fleet, deps.messages, { mediaMaxMb: config.messageMediaMaxMb }));
   app.use(express.json({ limit: `${config.apiBodyLimitKb}kb` }));
@@ -100,6 +110,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(keysRouter(fleet, pool, scopedKeys));
+  app.use(nodesRouter({ fleet, config, cluster }));
   app.use(checksRouter(checks, fleet));
   app.use(webhooksRouter(pool, fleet, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet, deps.messages));

@@ -4,6 +4,8 @@ import { CONNECTION_STATUSES, Health } from '../domain/instance.js';
 import type { Checks } from '../checks/checks.js';
 import type { Fleet } from '../supervisor/fleet.js';
 import type { WebhookStats } from '../webhooks/dispatcher.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { Leases } from '../cluster/leases.js';
 
 const MB = 1024 * 1024;
 
@@ -23,8 +25,37 @@ export class Metrics {
   private readonly requests: Counter<'method' | 'route' | 'code'>;
   private readonly duration: Histogram<'method' | 'route'>;
 
-  constructor(fleet: Fleet, checks: Checks, webhookStats?: () => WebhookStats, messageCounts?: () => Promise<MessageCount[] | null>) {
+  constructor(
+    fleet: Fleet,
+    checks: Checks,
+    webhookStats?: () => WebhookStats,
+    messageCounts?: () => Promise<MessageCount[] | null>,
+    cluster?: { node: ClusterNode; leases: Leases } | null,
+  ) {
     const registry = this.registry;
+    if (cluster) {
+      const node = cluster.leases.nodeId;
+      new Gauge({
+        name: 'wafleet_cluster_leases_held',
+        help: 'Instance leases this node holds now',
+        labelNames: ['node'],
+        registers: [registry],
+        collect() {
+          this.set({ node }, cluster.leases.size);
+        },
+      });
+      new Gauge({
+        name: 'wafleet_cluster_lease_events',
+        help: 'Since start, per node: claims, failovers (claims from another node), losses, handovers, fencing refusals, self-fences, nodes seen down',
+        labelNames: ['node', 'kind'],
+        registers: [registry],
+        collect() {
+          const s = cluster.leases.stats;
+          const kinds = { claims: s.claims, failovers: s.failovers, losses: s.losses, handovers: s.handovers, fencing_refusals: s.fencingRefusals, self_fences: s.selfFences, nodes_down: cluster.node.nodesDown };
+          for (const [kind, value] of Object.entries(kinds)) this.set({ node, kind }, value);
+        },
+      });
+    }
     new Gauge({
       name: 'wafleet_instance_pss_bytes',
       help: 'PSS of an instance, by part (worker process, browser tree), from the latest memory sample',

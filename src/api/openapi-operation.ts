@@ -13,7 +13,7 @@ export const API_KEY = 'apiKey';
 export const STREAM_TOKEN = 'streamToken';
 export const WITH_KEY = [{ [API_KEY]: [] }];
 
-export type Tag = 'instances' | 'linking' | 'messages' | 'keys' | 'health' | 'events' | 'webhooks' | 'demo' | 'meta';
+export type Tag = 'instances' | 'linking' | 'messages' | 'keys' | 'nodes' | 'health' | 'events' | 'webhooks' | 'demo' | 'meta';
 
 export const TAGS: Array<{ name: Tag; description: string }> = [
   { name: 'instances', description: 'Create, list, inspect, start, stop and delete WhatsApp Web sessions.' },
@@ -27,6 +27,11 @@ export const TAGS: Array<{ name: Tag; description: string }> = [
     name: 'keys',
     description:
       "Per-instance API keys (admin key only): a key reaches its own instance's routes and nothing else (403 FORBIDDEN_SCOPE). Shown once at creation; only a hash is stored.",
+  },
+  {
+    name: 'nodes',
+    description:
+      'CLUSTER=on: the supervisors sharing this MySQL, their load and health; drain one for maintenance. A request about an instance another node runs is forwarded to it (the answer carries X-Wa-Fleet-Node).',
   },
   { name: 'health', description: 'Liveness, the fleet overview, the health checks on demand and the memory report.' },
   { name: 'events', description: 'Server-Sent Events of status, QR, health and memory alerts.' },
@@ -43,8 +48,8 @@ export const TAGS: Array<{ name: Tag; description: string }> = [
 export const GUARDED: ErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN_SCOPE', 'TOO_MANY_ATTEMPTS', 'DATABASE_UNAVAILABLE', 'INTERNAL'];
 /** A JSON body: unreadable, too large, or not matching its schema. */
 export const BODY: ErrorCode[] = ['VALIDATION_FAILED', 'INVALID_JSON', 'BODY_TOO_LARGE'];
-/** An instance id in the path. */
-export const ID: ErrorCode[] = ['VALIDATION_FAILED', 'INSTANCE_NOT_FOUND'];
+/** An instance id in the path; with CLUSTER=on, an instance no node runs at this moment, or whose node did not answer. */
+export const ID: ErrorCode[] = ['VALIDATION_FAILED', 'INSTANCE_NOT_FOUND', 'INSTANCE_NOT_PLACED', 'OWNER_UNREACHABLE'];
 
 /**
  * The error responses of an operation, one per status, each status and meaning taken from the

@@ -139,6 +139,7 @@ export const instanceView = z
       .meta({ description: 'A start waiting at the start gate, and why; null when none waits. The status stays what it was until the start is admitted.' }),
     phone: z.object({ wid: z.string().nullable(), pushName: z.string().nullable() }).meta({ description: 'The linked phone.' }),
     webhookUrl: z.string().nullable(),
+    node: z.string().nullable().meta({ description: 'The node that runs it (NODE_ID): with CLUSTER=on the holder of its lease, null while none holds one; with CLUSTER=off this supervisor.' }),
     worker: z
       .object({ pid: z.number().int(), browserPid: z.number().int().nullable(), uptimeMs: z.number().int().nullable() })
       .nullable()
@@ -150,6 +151,42 @@ export const instanceView = z
     stale: z.array(z.string()).optional().meta({ description: 'Fields of the row that could not be read from the database (shown from memory).' }),
   })
   .meta({ id: 'Instance' });
+
+export const nodeIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a node id is 1-64 letters, digits, ".", "_" or "-"') });
+
+const leaseStats = z
+  .object({
+    claims: z.number().int(),
+    failovers: z.number().int(),
+    losses: z.number().int(),
+    handovers: z.number().int(),
+    fencingRefusals: z.number().int(),
+    selfFences: z.number().int(),
+  })
+  .meta({ description: 'This node only, since it started: leases taken (failovers: from another node), lost, handed over; writes refused by fencing; times it stopped every browser because it could not renew.' });
+
+export const nodeView = z
+  .object({
+    id: z.string(),
+    url: z.string().nullable(),
+    state: z.enum(['up', 'draining', 'down', 'stopped']).meta({ description: 'up: takes instances; draining: hands them over; down: stopped renewing (seen dead); stopped: left gracefully.' }),
+    alive: z.boolean().meta({ description: 'Heartbeat within its lease TTL (the database clock).' }),
+    self: z.boolean().meta({ description: 'The node that answered.' }),
+    load: z.number().int().meta({ description: 'Instances it runs (live leases).' }),
+    capacity: z.number().int().meta({ description: 'NODE_MAX_INSTANCES (MAX_INSTANCES with CLUSTER=off).' }),
+    leaseTtlMs: z.number().int().nullable(),
+    version: z.string().nullable(),
+    startedAt: timestamp.nullable(),
+    heartbeatAt: timestamp.nullable(),
+    leases: leaseStats.optional(),
+  })
+  .meta({ id: 'Node' });
+
+export const nodeList = z.object({ cluster: z.enum(['on', 'off']), nodes: z.array(nodeView) }).meta({ id: 'NodeList' });
+
+export const nodeAction = z
+  .object({ node: z.string(), state: z.enum(['up', 'draining']), instances: z.number().int().optional().meta({ description: 'Instances being handed over by a drain.' }) })
+  .meta({ id: 'NodeAction' });
 
 export const instanceEnvelope = z.object({ instance: instanceView }).meta({ id: 'InstanceEnvelope' });
 

@@ -12,7 +12,7 @@ const ROW_ONLY_FIELDS = ['enabled', 'webhookUrl', 'lastConnectedAt', 'createdAt'
  * `row` is the fresh row, or with `stale` set the last one read (null if none was): the live
  * fields are current either way, and `stale` names the ones that may not be.
  */
-export function instanceView(row: Instance | null, handle: InstanceHandle | undefined, options: { stale?: boolean; now?: number } = {}) {
+export function instanceView(row: Instance | null, handle: InstanceHandle | undefined, options: { stale?: boolean; now?: number; node?: string | null } = {}) {
   const live = handle?.live;
   const now = options.now ?? Date.now();
   return {
@@ -29,6 +29,8 @@ export function instanceView(row: Instance | null, handle: InstanceHandle | unde
     admission: live?.admission ? { ...live.admission, since: live.admission.since.toISOString() } : null,
     phone: { wid: live?.wid ?? row?.wid ?? null, pushName: live?.pushName ?? row?.pushName ?? null },
     webhookUrl: row?.webhookUrl ?? null,
+    /** The node that runs it: this one when it has a handle here, else the row's lease holder. */
+    node: options.node !== undefined ? options.node : (row?.node ?? null),
     worker: live?.workerPid
       ? { pid: live.workerPid, browserPid: live.browserPid, uptimeMs: live.startedAt ? now - live.startedAt.getTime() : null }
       : null,

@@ -56,6 +56,12 @@ function checkCombinations(c: Config, { server = true }: LoadOptions): void {
   if (c.workerStopTimeoutMs >= c.shutdownTimeoutMs) {
     throw new ConfigError('WORKER_STOP_TIMEOUT_MS', 'must be below SHUTDOWN_TIMEOUT_MS');
   }
+  if (c.cluster === 'on' && c.sessionStore !== 'mysql') {
+    throw new ConfigError('CLUSTER', 'on needs SESSION_STORE=mysql: an instance moved to another node restores its session from MySQL, not from this disk');
+  }
+  if (c.leaseRenewMs * 3 > c.leaseTtlMs) {
+    throw new ConfigError('LEASE_RENEW_MS', `must be at most LEASE_TTL_MS / 3 (${Math.floor(c.leaseTtlMs / 3)}): a node must be able to miss a renewal and still stop its browsers before its leases lapse`);
+  }
   // A supervisor running as root runs its browsers as WORKER_USER: a missing user stops it here, in one line.
   if (server) resolveWorkerUser(c.workerUser);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hostname } from 'node:os';
 import { parseIpRange, type IpRange } from './addresses.js';
 
 // Each kind parses the raw string of one environment variable. The messages complete the
@@ -54,6 +55,14 @@ export const httpUrl = () =>
         .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
         .optional(),
     );
+
+/** A node's name: empty means the host name (its characters outside the allowed set made `-`). */
+export const nodeId = () =>
+  z
+    .string()
+    .trim()
+    .transform((v) => (v === '' ? hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'node' : v))
+    .pipe(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 letters, digits, ".", "_" or "-"'));
 
 const MYSQL_URL_SHAPE = 'expected mysql://user:pass@host:port/database';
 

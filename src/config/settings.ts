@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { boolean, httpUrl, integer, ipRanges, millis, mysqlUrl, oneOf, optionalText, text } from './kinds.js';
+import { boolean, httpUrl, integer, ipRanges, millis, mysqlUrl, nodeId, oneOf, optionalText, text } from './kinds.js';
 
 export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   /** The value used when the variable is unset, written as it would be in `.env`. */
@@ -35,6 +35,7 @@ export const SETTINGS = {
   SESSION_STORAGE_PATH: spec({ default: './data/sessions', doc: 'Folder holding one LocalAuth profile per instance', schema: text().min(1, 'must not be empty') }),
   SESSION_STORE: spec({ default: 'local', doc: "local: a session lives in its profile folder only; mysql: it is also backed up to MySQL (whatsapp-web.js's RemoteAuth) and restored from there, without a QR, when the folder is gone", schema: oneOf(['local', 'mysql']) }),
   SESSION_BACKUP_INTERVAL_MS: spec({ default: '300000', doc: "With SESSION_STORE=mysql: time between two backups of a linked session (the first comes 60 s after linking); RemoteAuth's minimum is 60000", schema: millis(60_000) }),
+  SESSION_FIRST_BACKUP_DELAY_MS: spec({ default: '60000', doc: "With SESSION_STORE=mysql: wait between linking and a session's first backup (whatsapp-web.js's RemoteAuth waits 60 s for the session to settle; until then a moved instance needs a new QR)", schema: millis(1_000) }),
   CACHE_PATH: spec({ default: './data/wwebjs_cache', doc: "whatsapp-web.js's web-version cache for the real site", schema: text().min(1, 'must not be empty') }),
   CHROME_PATH: spec({ default: '/usr/bin/chromium', doc: "Chromium executable (Debian's chromium package)", schema: text().min(1, 'must not be empty') }),
   WORKER_USER: spec({ default: 'wa-fleet-worker', doc: 'Unprivileged user workers and their Chromium run as when the supervisor runs as root (created by the setup scripts); ignored when not root', schema: text().min(1, 'must not be empty') }),
@@ -74,6 +75,12 @@ export const SETTINGS = {
   LAUNCH_CONCURRENCY: spec({ default: '4', doc: 'Worker launches in progress at once, for every reason (create, enable, reconnect, boot, recovery, QR request)', schema: integer(1, 1000) }),
   INSTANCE_EXPECTED_MB: spec({ default: '200', doc: 'Memory one more instance is expected to cost until running instances give a measured median; a start waits while fleet memory plus this exceeds FLEET_MEMORY_CAP_MB', schema: integer(16) }),
   MAX_INSTANCES: spec({ default: '1000', doc: 'Instances that may exist at once; a create beyond it is refused with 409 INSTANCE_LIMIT', schema: integer(1, 100000) }),
+  CLUSTER: spec({ default: 'off', doc: 'on: several supervisors share this MySQL, each instance leased to one node at a time and moved to another when its node dies (needs SESSION_STORE=mysql); off: this supervisor runs every instance', schema: oneOf(['off', 'on']) }),
+  NODE_ID: spec({ default: '', doc: "This supervisor's name among the nodes (letters, digits, . _ -; empty: the host name); unique per running node", schema: nodeId() }),
+  NODE_URL: spec({ default: '', doc: 'How the other nodes reach this one to forward a command for an instance it runs (empty: http://<HOST or host name>:<PORT>)', schema: httpUrl() }),
+  NODE_MAX_INSTANCES: spec({ default: '50', doc: 'With CLUSTER=on: instances this node runs at most (placement fills the least-loaded node first)', schema: integer(1, 100000) }),
+  LEASE_TTL_MS: spec({ default: '15000', doc: "With CLUSTER=on: a node's lease on an instance lasts this long unless renewed; a dead node's instances move after it", schema: millis(3_000) }),
+  LEASE_RENEW_MS: spec({ default: '3000', doc: 'With CLUSTER=on: how often a node renews its leases, claims free instances and looks for dead nodes; at most LEASE_TTL_MS / 3', schema: millis(200) }),
   QR_IDLE_TIMEOUT_MS: spec({ default: '600000', doc: 'A worker waiting for a QR scan this long is stopped to free memory', schema: millis(1000) }),
 
   WEB_LOAD_TIMEOUT_MS: spec({ default: '60000', doc: "Time WhatsApp Web has to load in a worker's page before initialize gives up", schema: millis(1000) }),

@@ -7,7 +7,7 @@ import type { Connection, Pool } from './pool.js';
  * writers of one instance (a transition already holds it), so the next `seq` is taken once and
  * two appends never deadlock on the gap lock of MAX(seq).
  */
-export async function insertEvent(conn: Connection, instanceId: string, event: NewEvent, at: Date): Promise<number> {
+export async function insertEvent(conn: Connection, instanceId: string, event: NewEvent, at: Date, node: string | null = null): Promise<number> {
   await conn.query('SELECT id FROM instances WHERE id = ? FOR UPDATE', [instanceId]);
   const [rows] = await conn.query<RowDataPacket[]>(
     'SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM instance_events WHERE instance_id = ? FOR UPDATE',
@@ -15,8 +15,8 @@ export async function insertEvent(conn: Connection, instanceId: string, event: N
   );
   const seq = Number(rows[0]?.next ?? 1);
   await conn.query(
-    `INSERT INTO instance_events (instance_id, seq, occurred_at, category, type, from_status, to_status, reason, severity, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO instance_events (instance_id, seq, occurred_at, category, type, from_status, to_status, reason, severity, data, node)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       instanceId,
       seq,
@@ -28,6 +28,7 @@ export async function insertEvent(conn: Connection, instanceId: string, event: N
       event.reason?.slice(0, 255) ?? null,
       event.severity ?? null,
       event.data ? JSON.stringify(event.data) : null,
+      node,
     ],
   );
   return seq;

@@ -42,12 +42,13 @@ function toInstance(r: RowDataPacket): Instance {
     pushName: r.push_name,
     webhookUrl: r.webhook_url,
     pairingCodeAttempts: Number(r.pairing_code_attempts),
+    node: Number(r.lease_live) === 1 ? (r.owner_node as string) : null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
 
-const SELECT = 'SELECT * FROM instances';
+const SELECT = 'SELECT *, (owner_node IS NOT NULL AND lease_until > NOW(3)) AS lease_live FROM instances';
 
 export class InstancesRepository {
   constructor(

@@ -46,6 +46,8 @@ export interface Instance {
   pushName: string | null;
   webhookUrl: string | null;
   pairingCodeAttempts: number;
+  /** CLUSTER=on: the node holding a live lease on it (the database's clock decides), else null. */
+  node: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

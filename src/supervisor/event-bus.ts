@@ -120,6 +120,27 @@ export interface MessageAckEvent {
   at: Date;
 }
 
+/** CLUSTER=on: a node stopped renewing (its heartbeat is older than its lease TTL); its instances move. */
+export interface NodeDownEvent {
+  /** Always null: a node event is fleet-wide, delivered to NOTIFICATION_WEBHOOK_URL. */
+  instanceId: null;
+  node: string;
+  /** Instances whose lease it still held when it was seen dead. */
+  instances: number;
+  lastHeartbeatAt: Date | null;
+  at: Date;
+}
+
+/** CLUSTER=on: an instance changed node (its node died, was stopped or drained); `from` is null when it had none. */
+export interface InstanceMovedEvent {
+  instanceId: string;
+  from: string | null;
+  to: string;
+  /** The lease epoch the new node holds: every write of the old one is refused from now on. */
+  epoch: number;
+  at: Date;
+}
+
 export interface FleetEventMap {
   'connection.update': ConnectionUpdateEvent;
   'qrcode.updated': QrCodeUpdatedEvent;
@@ -134,6 +155,8 @@ export interface FleetEventMap {
   'message.received': MessageReceivedEvent;
   'message.status': MessageStatusEvent;
   'message.ack': MessageAckEvent;
+  'node.down': NodeDownEvent;
+  'instance.moved': InstanceMovedEvent;
 }
 export type FleetEventName = keyof FleetEventMap;
 
@@ -152,6 +175,8 @@ export const SEVERITY: Readonly<Record<FleetEventName, Severity>> = Object.freez
   'message.received': 'LOW',
   'message.status': 'LOW',
   'message.ack': 'LOW',
+  'node.down': 'HIGH',
+  'instance.moved': 'MEDIUM',
 });
 export const FLEET_EVENT_NAMES = Object.keys(SEVERITY) as FleetEventName[];
 

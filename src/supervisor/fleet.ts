@@ -6,9 +6,10 @@ import { MemorySampler } from '../checks/memory-sampler.js';
 import type { Config } from '../config/index.js';
 import { listEvents } from '../db/events.js';
 import { InstancesRepository } from '../db/instances-repository.js';
+import type { Leases } from '../cluster/leases.js';
 import { SessionStoreRepository } from '../db/session-store-repository.js';
 import type { Pool } from '../db/pool.js';
-import type { ConnectionStatus, Instance, InstanceEvent } from '../domain/instance.js';
+import { Health, type ConnectionStatus, type Instance, type InstanceEvent } from '../domain/instance.js';
 import { AppError, InstanceNotFoundError, ShuttingDownError, WorkerNotRunningError } from '../errors/index.js';
 import { Category, type Logger } from '../logger/index.js';
 import { WorkerHandle, type WorkerClient } from '../worker/handle.js';
@@ -32,9 +33,25 @@ export interface FleetOptions {
   log: Logger;
   /** How workers are started; defaults to real workers on whatsapp-web.js. Tests pass stand-ins. */
   launch?: WorkerLauncher;
+  /**
+   * CLUSTER=on: the leases this node holds. The fleet then runs only the instances it holds (the
+   * cluster node hands them over with `takeOver`), and the journal writes its records under them.
+   */
+  leases?: Leases | null;
   /** /proc reader for the memory measurement; tests may lay out a fake one. */
   proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>;
 }
+
+/** CLUSTER=on: what the fleet tells the cluster node (src/cluster/cluster-node.ts). */
+export interface PlacementHooks {
+  /** An instance may need a node now (created, enabled while no node ran it). */
+  unplaced(): void;
+  /** This node stopped running the instance on purpose (disabled): its lease goes back. */
+  released(id: string): Promise<void>;
+}
+
+/** A hand-over's final backup: a zip and its transfer take about a second; past this the last stored copy serves. */
+const HANDOVER_BACKUP_TIMEOUT_MS = 10_000;
 
 /** Time the fleet's stop gives the journal to write what waits, before the pool closes. */
 const DRAIN_BUDGET_MS = 3_000;
@@ -44,7 +61,7 @@ const DRAIN_BUDGET_MS = 3_000;
  * here, so a missing user or an unreachable folder stops the boot with one line. With
  * SESSION_STORE=mysql each worker backs its session up through `sessionStore`.
  */
-function defaultLauncher(config: Config, sessionRoot: string, sessionStore: SessionStoreHost | null): WorkerLauncher {
+function defaultLauncher(config: Config, sessionRoot: string, sessionStore: SessionStoreHost | null, leases: Leases | null): WorkerLauncher {
   const user = resolveWorkerUser(config.workerUser);
   if (user) grantStorage(user, sessionRoot, config.cachePath);
   return (instanceId, listener) =>
@@ -57,7 +74,8 @@ function defaultLauncher(config: Config, sessionRoot: string, sessionStore: Sess
         authTimeoutMs: config.webLoadTimeoutMs,
         fakeWeb: config.waFleetFakeWeb,
         browserSandbox: config.browserSandbox === 'on',
-        sessionBackup: sessionStore ? { intervalMs: config.sessionBackupIntervalMs } : null,
+        sessionBackup: sessionStore ? { intervalMs: config.sessionBackupIntervalMs, firstDelayMs: config.sessionFirstBackupDelayMs } : null,
+        leaseMs: leases ? leases.remainingMs() : null,
       },
       startTimeoutMs: config.workerStartTimeoutMs,
       user,
@@ -101,6 +119,8 @@ export class Fleet {
   readonly memory: MemorySampler;
   private readonly measurer: FleetMemory;
   private messageListener: ((instanceId: string, m: WorkerMessage) => void) | null = null;
+  /** CLUSTER=on: the cluster node, told when an instance needs a node or gives one back. */
+  private placement: PlacementHooks | null = null;
 
   constructor(private readonly options: FleetOptions) {
     const { config, pool } = options;
@@ -114,11 +134,13 @@ export class Fleet {
       log: options.log.child({ category: Category.DB }),
       globalWebhookUrl: config.notificationWebhookUrl,
       onEntryFailed: (id) => this.handles.get(id)?.recordError(),
+      fence: options.leases ?? null,
+      nodeId: config.nodeId,
     });
     this.repo = new InstancesRepository(pool);
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
     this.sessionStore = config.sessionStore === 'mysql' ? new SessionStoreHost({ repo: new SessionStoreRepository(pool), log: this.log }) : null;
-    this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot, this.sessionStore);
+    this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot, this.sessionStore, options.leases ?? null);
     this.memory = new MemorySampler(config.leakWindowMs, options.proc);
     this.measurer = new FleetMemory(this.memory, config.instanceExpectedMb);
     this.gate = new StartGate({
@@ -165,6 +187,10 @@ export class Fleet {
     if (reaped.killedPids.length + reaped.removedLocks.length > 0) {
       this.log.warn(`reaped ${reaped.killedPids.length} orphan Chromium process(es) and ${reaped.removedLocks.length} stale lock(s)`);
     }
+    if (this.options.leases) {
+      this.log.info(`CLUSTER=on: node ${this.options.leases.nodeId} runs the instances it leases`);
+      return;
+    }
     const rows = await this.repo.list();
     const due = rows.map((row) => this.adopt(row)).filter((h, i) => rows[i]!.enabled && !h.live.blockedBy);
     this.log.info(`${rows.length} instance(s), ${due.length} to bring back`);
@@ -183,10 +209,36 @@ export class Fleet {
     if (!this.accepting) throw new ShuttingDownError();
   }
 
+  /**
+   * The instance's handle. CLUSTER=on: only an instance this node runs has one; another that
+   * exists (its row was read) is INSTANCE_NOT_PLACED, since the API forwards requests for an
+   * instance another node runs before they get here.
+   */
   handle(id: string): InstanceHandle {
     const handle = this.handles.get(id);
-    if (!handle) throw new InstanceNotFoundError(id);
-    return handle;
+    if (handle) return handle;
+    if (this.options.leases && this.known.has(id)) throw new AppError('INSTANCE_NOT_PLACED');
+    throw new InstanceNotFoundError(id);
+  }
+
+  /** This node's name (NODE_ID): the `node` of every instance it runs. */
+  get nodeId(): string {
+    return this.options.config.nodeId;
+  }
+
+  /**
+   * INSTANCE_NOT_FOUND unless this node runs the instance or the database has its row; with the
+   * database away, an instance whose row was read before passes, any other is DATABASE_UNAVAILABLE.
+   */
+  async mustExist(id: string): Promise<void> {
+    // One node runs every instance: a handle is the whole answer.
+    if (this.handles.has(id) || !this.options.leases) return void this.handle(id);
+    if (!(await this.row(id)) && !this.known.has(id)) throw new AppError('DATABASE_UNAVAILABLE');
+  }
+
+  /** The handle when this node runs the instance. */
+  find(id: string): InstanceHandle | undefined {
+    return this.handles.get(id);
   }
 
   list(): InstanceHandle[] {
@@ -236,6 +288,11 @@ export class Fleet {
     const enabled = options.enabled !== false;
     await this.journal.record(creation(id, { enabled, webhookUrl: options.webhookUrl ?? null }), 'refuse');
     const row = await this.repo.require(id);
+    if (this.options.leases) {
+      this.known.set(id, row);
+      this.placement?.unplaced();
+      return row;
+    }
     const handle = this.adopt(row);
     // Asks the gate at once: a create answers 201 whether the start is admitted or waits its turn.
     if (row.enabled) void handle.start('created', true);
@@ -243,28 +300,45 @@ export class Fleet {
   }
 
   /** Records the operator's intent with its `status.instance` notification; nothing is announced when it changed nothing. */
-  private async setEnabled(handle: InstanceHandle, enabled: boolean): Promise<void> {
-    const live = handle.live;
-    const payload = { instanceId: handle.id, status: live.status, health: live.health, reason: enabled ? 'enabled' : 'disabled', at: new Date() };
+  private async setEnabled(id: string, enabled: boolean): Promise<void> {
+    const live = this.handles.get(id)?.live ?? (await this.row(id)) ?? this.lastRow(id);
+    const status = live && 'status' in live ? live.status : (live?.connectionStatus ?? 'DISCONNECTED');
+    const payload = { instanceId: id, status, health: live?.health ?? Health.DISCONNECTED, reason: enabled ? 'enabled' : 'disabled', at: new Date() };
     await this.journal.record(
-      { instanceId: handle.id, change: { kind: 'enabled', enabled }, event: { category: Category.SESSION, type: enabled ? 'instance.enabled' : 'instance.disabled' }, notify: [{ name: 'status.instance', payload }] },
+      { instanceId: id, change: { kind: 'enabled', enabled }, event: { category: Category.SESSION, type: enabled ? 'instance.enabled' : 'instance.disabled' }, notify: [{ name: 'status.instance', payload }] },
       'refuse',
     );
   }
 
   async enable(id: string): Promise<void> {
     this.mustAccept();
-    const handle = this.handle(id);
-    await this.setEnabled(handle, true);
+    const handle = this.placedOrNull(id);
+    await this.setEnabled(id, true);
+    // CLUSTER=on and no node runs it: the least-loaded node claims it.
+    if (!handle) return void this.placement?.unplaced();
     await handle.requestStart('enabled', true);
   }
 
   async disable(id: string): Promise<void> {
     this.mustAccept();
-    const handle = this.handle(id);
-    await this.setEnabled(handle, false);
+    const handle = this.placedOrNull(id);
+    await this.setEnabled(id, false);
+    if (!handle) return;
     await handle.stop('disabled');
     this.gate.poke();
+    // A disabled instance holds no node: its lease goes back.
+    await this.placement?.released(id);
+  }
+
+  /**
+   * The handle of an instance this node runs; CLUSTER=on, null for one no node runs (its row is
+   * what an operator's intent changes then); INSTANCE_NOT_FOUND when neither.
+   */
+  private placedOrNull(id: string): InstanceHandle | null {
+    const handle = this.handles.get(id);
+    if (handle || !this.options.leases) return this.handle(id);
+    if (!this.known.has(id)) throw new InstanceNotFoundError(id);
+    return null;
   }
 
   async restart(id: string): Promise<void> {
@@ -335,10 +409,10 @@ export class Fleet {
   /** Stops the worker, wipes the session data (inside the storage root only) and deletes the row. */
   async remove(id: string): Promise<void> {
     this.mustAccept();
-    const handle = this.handle(id);
+    const handle = this.placedOrNull(id);
     // Refused before anything stops: with the database away, the instance stays as it was.
     if (!this.journal.databaseUp) throw new AppError('DATABASE_UNAVAILABLE');
-    await handle.stop('removed');
+    await handle?.stop('removed');
     rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
     // The row's deletion cascades to it too; deleted first, a failure leaves the instance removable again.
     await this.sessionStore?.forget(id);
@@ -346,9 +420,86 @@ export class Fleet {
       { instanceId: id, change: { kind: 'remove' }, event: { category: Category.SESSION, type: 'instance.removed' }, notify: [{ name: 'remove.instance', payload: { instanceId: id, at: new Date() } }] },
       'refuse',
     );
+    this.forget(id);
+    this.gate.poke();
+  }
+
+  private forget(id: string): void {
     this.handles.delete(id);
     this.known.delete(id);
     this.memory.forget(id);
+    this.options.leases?.drop(id);
+  }
+
+  /** CLUSTER=on: the cluster node reports to the fleet. */
+  attachPlacement(hooks: PlacementHooks): void {
+    this.placement = hooks;
+  }
+
+  /** CLUSTER=on: every running worker hears how long the node's lease holds (WorkerCommand.LEASE). */
+  leaseWorkers(validForMs: number): void {
+    for (const handle of this.handles.values()) handle.currentWorker?.lease?.(validForMs);
+  }
+
+  /** CLUSTER=on: the instances this node runs. */
+  heldIds(): string[] {
+    return [...this.handles.keys()];
+  }
+
+  /**
+   * CLUSTER=on, a lease was just claimed: the instance is run here from its row, announced as
+   * moved when another node held it, and started (restoring its session from MySQL, no QR) unless
+   * it waits for a human.
+   */
+  async takeOver(id: string, epoch: number, from: string | null): Promise<void> {
+    const leases = this.options.leases!;
+    leases.hold(id, epoch);
+    const row = await this.repo.get(id);
+    if (!row || !this.accepting) return;
+    const handle = this.adopt(row);
+    this.journal.track(id, row.connectionStatus);
+    if (from !== leases.nodeId) {
+      const payload = { instanceId: id, from, to: leases.nodeId, epoch, at: new Date() };
+      void this.journal.record({ instanceId: id, event: { category: Category.SESSION, type: 'instance.moved', data: { from, to: leases.nodeId, epoch } }, notify: [{ name: 'instance.moved', payload }] });
+    }
+    if (!row.enabled || handle.live.blockedBy) return;
+    await handle.markRehydrating();
+    void handle.start('takeover');
+  }
+
+  /**
+   * CLUSTER=on, the lease is gone (another node holds it, or it could not be renewed in time): the
+   * worker and its browser are killed now, nothing is recorded, the handle is forgotten.
+   */
+  async relinquish(id: string, why: string): Promise<void> {
+    const handle = this.handles.get(id);
+    this.forget(id);
+    if (!handle) return;
+    this.log.warn(`lease lost (${why}): worker and browser killed`, { instanceId: id });
+    await handle.abandon(() => reapOrphans(this.sessionRoot, id)).catch((err: unknown) => this.log.error(`killing the worker failed: ${coerceError(err).message}`, { instanceId: id }));
+    this.gate.poke();
+  }
+
+  /**
+   * CLUSTER=on, a hand-over (drain, graceful stop): the worker stops politely, its status records
+   * why, and the handle is forgotten; the caller then gives the lease back.
+   */
+  async handOver(id: string): Promise<void> {
+    const handle = this.handles.get(id);
+    if (!handle) return;
+    // The next node restores what this one has now, not the last interval's copy.
+    const worker = handle.live.status === 'CONNECTED' ? handle.currentWorker : null;
+    if (worker?.backupSession && this.sessionStore) {
+      const started = Date.now();
+      const saved = await worker.backupSession(HANDOVER_BACKUP_TIMEOUT_MS).catch((err: unknown) => {
+        this.log.warn(`the hand-over backup failed (the last stored copy will be restored): ${coerceError(err).message}`, { instanceId: id });
+        return false;
+      });
+      if (saved) this.log.info(`session backed up for the hand-over in ${Date.now() - started} ms`, { instanceId: id });
+    }
+    await handle.stop('handover');
+    await this.journal.drain(DRAIN_BUDGET_MS);
+    this.forget(id);
     this.gate.poke();
   }
 

@@ -11,6 +11,7 @@ import type { Logger } from '../logger/index.js';
 import { applyMessageChange, type MessageChange } from '../messages/journal-changes.js';
 import { insertNotifications, pinPendingSecrets } from '../webhooks/outbox.js';
 import { newWebhookSecret } from '../webhooks/sign.js';
+import type { Leases } from '../cluster/leases.js';
 import type { FleetEventBus } from './event-bus.js';
 import { toNotification, type Notice } from './notice.js';
 
@@ -28,6 +29,9 @@ export type RowChange =
   | { kind: 'keyRevoke'; keyId: string }
   /** Messages: accepted, moved through their states, received, acknowledged (src/messages/journal-changes.ts). */
   | MessageChange;
+
+/** An operator's intent, written by whichever node the API request reached: not fenced by a lease. */
+const OPERATOR_CHANGES: ReadonlySet<string> = new Set(['create', 'enabled', 'remove', 'webhook', 'webhookSecret', 'keyCreate', 'keyRevoke', 'messageAccept']);
 
 /** Changes that announce nothing when they changed nothing (the rest happened live whatever the row said). */
 const QUIET_WHEN_UNCHANGED: ReadonlySet<string> = new Set(['enabled', 'messageAccept', 'messageMove', 'inbound']);
@@ -65,6 +69,14 @@ export interface JournalOptions {
   maxPendingPerInstance?: number;
   /** How long the circuit stays open before one write tests the database again. */
   retryMs?: number;
+  /**
+   * CLUSTER=on: this node's leases. An entry that is the node's own doing for an instance (status,
+   * health, events, webhooks, message moves) is written only under the lease it holds; an
+   * operator's intent (create, enable, remove, webhook, keys, accepting a message) is valid from any node.
+   */
+  fence?: Pick<Leases, 'check'> | null;
+  /** NODE_ID, recorded on every audit event this journal writes. */
+  nodeId?: string;
   /** A data error failed an entry: the fleet counts it against that instance. */
   onEntryFailed?: (instanceId: string, error: Error) => void;
   now?: () => Date;
@@ -264,10 +276,12 @@ export class Journal {
       p.fail(err);
       return;
     }
-    this.options.log.error(`could not record ${describe(p.entry)}: ${err.message}`, { instanceId: instanceId ?? undefined, code: (err as { code?: string }).code });
+    const fenced = (err as { code?: string }).code === 'LEASE_LOST';
+    // A fenced write was logged and counted by the fence; it is this node's past, not the instance's error.
+    if (!fenced) this.options.log.error(`could not record ${describe(p.entry)}: ${err.message}`, { instanceId: instanceId ?? undefined, code: (err as { code?: string }).code });
     // The live state moved all the same: listeners still hear of it.
     this.announce(p, true);
-    if (instanceId) this.options.onEntryFailed?.(instanceId, err);
+    if (instanceId && !fenced) this.options.onEntryFailed?.(instanceId, err);
     p.settle('failed');
   }
 
@@ -293,6 +307,7 @@ export class Journal {
       await queueNotes();
       return 'written';
     }
+    if (this.options.fence && !OPERATOR_CHANGES.has(change?.kind ?? '')) await this.options.fence.check(conn, id, describe(entry));
     let moved: ConnectionStatus | null = null;
     switch (change?.kind) {
       case 'create':
@@ -350,14 +365,14 @@ export class Journal {
         // Its keys go with it (the foreign key would cascade; said here, in the same transaction).
         await apiKeys.removeAllOf(conn, id);
         if (!(await instanceRows.remove(conn, id))) return 'unchanged';
-        if (event) await insertEvent(conn, id, event, at);
+        if (event) await insertEvent(conn, id, event, at, this.options.nodeId ?? null);
         this.dbStatus.delete(id);
         return 'written';
       default:
         break;
     }
     await queueNotes();
-    if (event) await insertEvent(conn, id, event, at);
+    if (event) await insertEvent(conn, id, event, at, this.options.nodeId ?? null);
     if (moved) this.dbStatus.set(id, moved);
     return 'written';
   }

@@ -12,6 +12,9 @@ import { Category, type Logger } from '../logger/index.js';
 import { MIGRATIONS_DIR, VERSION } from '../paths.js';
 import { Messages } from '../messages/messages.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import { Leases } from '../cluster/leases.js';
+import { nodeUrl } from '../cluster/node-url.js';
 import { Fleet } from './fleet.js';
 import type { WorkerLauncher } from './instance/handle.js';
 import type { ShutdownStep } from './shutdown.js';
@@ -43,6 +46,8 @@ export class Supervisor {
   readonly checks: Checks;
   readonly messages: Messages;
   readonly app: Express | null;
+  /** CLUSTER=on: this node among the others, and the leases it holds; null otherwise. */
+  readonly cluster: { node: ClusterNode; leases: Leases } | null;
   private server: Server | null = null;
   private stopping = false;
   private readonly log: Logger;
@@ -51,7 +56,24 @@ export class Supervisor {
     const { config, log } = options;
     this.log = log.child({ category: Category.SYSTEM });
     this.pool = createPool({ url: config.mysqlUrl, size: config.mysqlPoolSize });
-    this.fleet = new Fleet({ config, pool: this.pool, log, ...(options.launch ? { launch: options.launch } : {}) });
+    const leases = config.cluster === 'on' ? new Leases(config.nodeId, log.child({ category: Category.SYSTEM })) : null;
+    this.fleet = new Fleet({ config, pool: this.pool, log, leases, ...(options.launch ? { launch: options.launch } : {}) });
+    this.cluster = leases
+      ? {
+          leases,
+          node: new ClusterNode({
+            pool: this.pool,
+            fleet: this.fleet,
+            leases,
+            log,
+            url: () => nodeUrl(config, this.address?.port),
+            maxInstances: config.nodeMaxInstances,
+            leaseTtlMs: config.leaseTtlMs,
+            leaseRenewMs: config.leaseRenewMs,
+            version: VERSION,
+          }),
+        }
+      : null;
     this.webhooks = new WebhookDispatcher({
       pool: this.pool,
       log: log.child({ category: Category.WEBHOOK }),
@@ -79,6 +101,7 @@ export class Supervisor {
             shuttingDown: () => this.stopping,
             wakeWebhooks: () => this.webhooks.wake(),
             webhookStats: () => this.webhooks.stats(),
+            cluster: this.cluster,
           });
   }
 
@@ -106,6 +129,8 @@ export class Supervisor {
     this.messages.start();
     this.checks.start();
     if (this.app) this.server = await listen(this.app, config.host, config.port);
+    // Last: instances are claimed once this node can answer the requests forwarded to it.
+    await this.cluster?.node.start();
   }
 
   /**
@@ -124,6 +149,8 @@ export class Supervisor {
       },
       // Before the fleet: a send in flight is answered and recorded while its worker still runs.
       { name: 'messages', run: (left) => this.messages.stop(Math.min(left, SENDER_STOP_BUDGET_MS)) },
+      // CLUSTER=on: every instance is handed over (stopped, its lease given back) while the other nodes claim them.
+      ...(this.cluster ? [{ name: 'cluster', run: () => this.cluster!.node.stop() }] : []),
       { name: 'fleet', run: () => this.fleet.stop() },
       { name: 'webhooks', run: (left) => this.webhooks.stop(Math.min(left, WEBHOOK_STOP_BUDGET_MS)) },
       { name: 'http server', run: async () => void (this.server && (await closeServer(this.server))) },

@@ -70,6 +70,7 @@ export class ClientDriver {
   private client: WaClient | null = null;
   private browser: Browser | null = null;
   private page: Page | null = null;
+  private remoteAuth: WorkerRemoteAuth | null = null;
   /** Set while we close the browser ourselves, so that closing is not reported as a crash. */
   private closing = false;
   /** Sends, lookups, media and message events; it outlives a restart (its line of sends must too). */
@@ -117,18 +118,25 @@ export class ClientDriver {
   }
 
   /** LocalAuth on the profile folder; with SESSION_STORE=mysql, RemoteAuth backed up through the supervisor. */
+  /** SESSION_STORE=mysql: a backup of the linked session now; false without RemoteAuth or when none was stored. */
+  async backupNow(): Promise<boolean> {
+    return this.remoteAuth ? this.remoteAuth.backupNow() : false;
+  }
+
   private authStrategy(): wwebjs.AuthStrategy {
     const onBrowser = (browser: Browser, page: Page) => this.attachBrowser(browser, page);
     const backup = this.init.sessionBackup;
     if (!backup) return new WorkerAuth(this.init, onBrowser) as unknown as wwebjs.AuthStrategy;
     if (!this.ask) throw new Error('SESSION_STORE=mysql needs the channel to the supervisor');
-    return new WorkerRemoteAuth({
+    this.remoteAuth = new WorkerRemoteAuth({
       init: this.init,
       intervalMs: backup.intervalMs,
+      firstDelayMs: backup.firstDelayMs,
       ask: this.ask,
       onBrowser,
       report: (r) => this.report(WorkerEvent.SESSION_BACKUP, r),
-    }) as unknown as wwebjs.AuthStrategy;
+    });
+    return this.remoteAuth as unknown as wwebjs.AuthStrategy;
   }
 
   private forwardClientEvents(client: WaClient): void {

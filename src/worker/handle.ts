@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { coerceError } from '../../lib/errors.js';
 import { IpcChannel } from '../../lib/ipc/index.js';
 import { descendantsOf } from '../../lib/proc-memory.js';
@@ -44,6 +44,8 @@ const TERM_GRACE_MS = 1_500;
 
 /** Extra time an IPC request gets over the worker's own timeout, so the worker's answer (even its timeout error) arrives. */
 const IPC_MARGIN_MS = 1_000;
+/** A lease word needs no answer to matter; the answer only tells the channel the request is done. */
+const LEASE_ANSWER_MS = 2_000;
 
 export class WorkerStartError extends AppError {
   constructor(message: string, cause?: unknown) {
@@ -78,6 +80,10 @@ export interface WorkerClient {
   findMessage(req: FindRequest, timeoutMs: number): Promise<FindResult>;
   /** The media of a message (serialized id); MEDIA_NOT_AVAILABLE when it has none the session can download. */
   downloadMedia(messageId: string, timeoutMs: number): Promise<MediaPayload>;
+  /** SESSION_STORE=mysql: back the linked session up now; true when stored (a stand-in may leave it out). */
+  backupSession?(timeoutMs: number): Promise<boolean>;
+  /** CLUSTER=on: the lease is good for `validForMs` more (fire and forget; a stand-in may leave it out). */
+  lease?(validForMs: number): void;
   stop(timeoutMs: number): Promise<WorkerExit>;
   kill(): void;
 }
@@ -291,6 +297,15 @@ export class WorkerHandle implements WorkerClient {
 
   downloadMedia(messageId: string, timeoutMs: number): Promise<MediaPayload> {
     return this.ask(WorkerCommand.DOWNLOAD_MEDIA, { messageId }, timeoutMs, REPLY_SCHEMAS.media);
+  }
+
+  async backupSession(timeoutMs: number): Promise<boolean> {
+    const answer = await this.ask(WorkerCommand.BACKUP_SESSION, {}, timeoutMs, z.object({ saved: z.boolean() }));
+    return answer.saved;
+  }
+
+  lease(validForMs: number): void {
+    if (this.alive) void this.channel.request(WorkerCommand.LEASE, { validForMs }, LEASE_ANSWER_MS).catch(() => undefined);
   }
 
   /**

@@ -23,8 +23,10 @@ const initSchema = z.object({
   fakeWeb: z.boolean(),
   browserSandbox: z.boolean(),
   fakeScenario: z.record(z.string(), z.unknown()).optional(),
-  sessionBackup: z.object({ intervalMs: z.number().int().min(MIN_BACKUP_INTERVAL_MS) }).nullish(),
+  sessionBackup: z.object({ intervalMs: z.number().int().min(MIN_BACKUP_INTERVAL_MS), firstDelayMs: z.number().int().positive().optional() }).nullish(),
+  leaseMs: z.number().int().nullish(),
 });
+const leaseSchema = z.object({ validForMs: z.number().int() });
 const timeoutSchema = z.object({ timeoutMs: z.number().int().positive() });
 const pairingSchema = timeoutSchema.extend({ phone: z.string().regex(/^\d{6,15}$/) });
 const simulateSchema = timeoutSchema.extend({ action: z.string().regex(/^\w{1,32}$/), args: z.array(z.unknown()).default([]) });
@@ -58,9 +60,40 @@ async function exit(code: number): Promise<void> {
   process.exit(code);
 }
 
+let leaseTimer: NodeJS.Timeout | null = null;
+
+/**
+ * CLUSTER=on: the supervisor's lease ran out without a newer word from it (it is paused, frozen,
+ * or cut from MySQL and fenced itself): the browser's group is killed and the worker leaves at
+ * once, before another node may start this session. No polite destroy: it could take longer.
+ */
+function leaseRanOut(): void {
+  const pid = driver?.browserPid;
+  process.stderr.write(`worker ${process.pid}: the node's lease ran out; killing the browser and exiting\n`);
+  if (pid) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  process.exit(0);
+}
+
+function armLease(validForMs: number): void {
+  if (leaseTimer) clearTimeout(leaseTimer);
+  if (validForMs <= 0) return leaseRanOut();
+  leaseTimer = setTimeout(leaseRanOut, validForMs);
+}
+
+channel.handle(WorkerCommand.LEASE, (p) => {
+  armLease(leaseSchema.parse(p).validForMs);
+  return { ok: true };
+});
 channel.handle(WorkerCommand.INIT, async (payload) => {
   if (driver) throw new Error('this worker has already been initialized');
   const init: WorkerInit = initSchema.parse(payload);
+  if (init.leaseMs !== undefined && init.leaseMs !== null) armLease(init.leaseMs);
   driver = new ClientDriver(init, report, (type, p, timeoutMs) => channel.request(type, p, timeoutMs));
   await driver.start();
   return { browserPid: driver.browserPid };
@@ -98,6 +131,7 @@ channel.handle(WorkerCommand.DEMO_QUERY, (p) => {
   const { action, args } = checked(REQUEST_SCHEMAS.demoQuery, p);
   return running().demoQuery(action, args, timeoutMs);
 });
+channel.handle(WorkerCommand.BACKUP_SESSION, async () => ({ saved: await running().backupNow() }));
 channel.handle(WorkerCommand.SHUTDOWN, async (p) => {
   const { timeoutMs } = timeoutSchema.parse(p);
   await driver?.destroy(timeoutMs);

@@ -27,6 +27,14 @@ export const WorkerCommand = {
   DOWNLOAD_MEDIA: 'download_media',
   /** Demo/test mode only: awaits a `window.__fake` action and answers with its result. */
   DEMO_QUERY: 'demo_query',
+  /**
+   * CLUSTER=on: the node's lease is good for `validForMs` more. Past it without a newer one, the
+   * worker kills its browser and exits on its own: a paused or frozen supervisor cannot stop it,
+   * and another node may start the same session by then.
+   */
+  LEASE: 'lease',
+  /** SESSION_STORE=mysql: back the linked session up now (a hand-over to another node); answers `{ saved }`. */
+  BACKUP_SESSION: 'backup_session',
 } as const;
 export type WorkerCommand = (typeof WorkerCommand)[keyof typeof WorkerCommand];
 export const WORKER_COMMANDS = Object.values(WorkerCommand) as WorkerCommand[];
@@ -91,7 +99,9 @@ export interface WorkerInit {
   /** Initial scenario for the fake page (`window.__FAKE_WA_CONFIG`). */
   fakeScenario?: Record<string, unknown>;
   /** SESSION_STORE=mysql: back the session up through the supervisor every `intervalMs`; absent: LocalAuth only. */
-  sessionBackup?: { intervalMs: number } | null;
+  sessionBackup?: { intervalMs: number; firstDelayMs?: number | undefined } | null;
+  /** CLUSTER=on: the lease's time left when the worker was launched (see WorkerCommand.LEASE); absent: no lease. */
+  leaseMs?: number | null;
 }
 
 /** Payload of the `session_backup` event. */

@@ -40,6 +40,8 @@ export interface WorkerRemoteAuthOptions {
   init: WorkerInit;
   /** SESSION_BACKUP_INTERVAL_MS (RemoteAuth refuses less than 60 s). */
   intervalMs: number;
+  /** SESSION_FIRST_BACKUP_DELAY_MS; RemoteAuth's own 60 s when absent. */
+  firstDelayMs?: number | undefined;
   ask: AskSupervisor;
   onBrowser: (browser: Browser, page: Page) => void;
   report: (r: SessionBackupReport) => void;
@@ -73,6 +75,8 @@ export class WorkerRemoteAuth extends RemoteAuthBase {
   private lastState: string | null = null;
   private firstBackup: { timer: NodeJS.Timeout; resolve: (due: boolean) => void } | null = null;
   private saving = false;
+  /** Backups stored by this start: tells backupNow whether its own went through. */
+  private saves = 0;
   /** This start moved a LocalAuth profile in (SESSION_STORE was local): it is newer than any stored copy. */
   private adopted = false;
 
@@ -168,7 +172,7 @@ export class WorkerRemoteAuth extends RemoteAuthBase {
       const timer = setTimeout(() => {
         this.firstBackup = null;
         resolve(generation === this.generation);
-      }, FIRST_BACKUP_DELAY_MS);
+      }, this.options.firstDelayMs ?? FIRST_BACKUP_DELAY_MS);
       this.firstBackup = { timer, resolve };
     });
   }
@@ -182,6 +186,7 @@ export class WorkerRemoteAuth extends RemoteAuthBase {
       await super.storeRemoteSession(options);
       const saved = this.sessions.takeSaved();
       if (!saved) return;
+      this.saves++;
       if (generation === this.generation) {
         await writeMarker(this.marker, saved.sha256);
         this.adopted = false;
@@ -192,6 +197,17 @@ export class WorkerRemoteAuth extends RemoteAuthBase {
     } finally {
       this.saving = false;
     }
+  }
+
+  /**
+   * A backup now, after the one in progress if any (a hand-over: the next node restores what this
+   * one has at this moment, not the last interval's copy). True when it was stored.
+   */
+  async backupNow(): Promise<boolean> {
+    while (this.saving) await new Promise((r) => setTimeout(r, 100));
+    const before = this.saves;
+    await this.storeRemoteSession();
+    return this.saves > before;
   }
 
   /** Called by the library after a state it does not accept (before `disconnected`). */

@@ -20,6 +20,7 @@ export function instanceRow(overrides: Partial<Instance> = {}): Instance {
     pushName: null,
     webhookUrl: null,
     pairingCodeAttempts: 0,
+    node: null,
     createdAt: ROW_T0,
     updatedAt: ROW_T0,
     ...overrides,

@@ -272,6 +272,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/nodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The nodes sharing this database, their state, load and capacity
+         * @description Admin key only. With CLUSTER=off, this supervisor alone.
+         */
+        get: operations["listNodes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/nodes/{id}/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hand every instance of a node over to the others (maintenance)
+         * @description Admin key only. Answers 202 at once; the node stops taking instances and hands each over (final session backup, stop, lease given back), and GET /api/nodes shows its load fall. Sent to any node: it reaches the one named.
+         */
+        post: operations["drainNode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/nodes/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a drain: the node takes instances again */
+        post: operations["resumeNode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -660,6 +717,8 @@ export interface components {
                 pushName: string | null;
             };
             webhookUrl: string | null;
+            /** @description The node that runs it (NODE_ID): with CLUSTER=on the holder of its lease, null while none holds one; with CLUSTER=off this supervisor. */
+            node: string | null;
             /** @description The running worker process; null when none runs. */
             worker: {
                 pid: number;
@@ -695,7 +754,7 @@ export interface components {
                  * @description Stable, machine-readable: one of the registered codes (src/errors).
                  * @enum {string}
                  */
-                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "FORBIDDEN_SCOPE" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "KEY_NOT_FOUND" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "INSTANCE_LIMIT" | "INSTANCE_DISABLED" | "WEBHOOK_NOT_SET" | "NOT_LINKED" | "IDEMPOTENCY_CONFLICT" | "INSTANCE_BLOCKED" | "SEND_REJECTED" | "MEDIA_NOT_AVAILABLE" | "WEBHOOK_URL_FORBIDDEN" | "BODY_TOO_LARGE" | "MEDIA_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "MEDIA_URL_FORBIDDEN" | "MEDIA_FETCH_FAILED" | "TOO_MANY_ATTEMPTS" | "TOO_MANY_STREAMS" | "QUEUE_FULL" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
+                code: "VALIDATION_FAILED" | "INVALID_JSON" | "BAD_REQUEST" | "INVALID_INSTANCE_ID" | "PATH_OUTSIDE_STORAGE" | "UNAUTHORIZED" | "FORBIDDEN_SCOPE" | "NOT_FOUND" | "INSTANCE_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "WEBHOOK_NOT_DEAD" | "KEY_NOT_FOUND" | "NODE_NOT_FOUND" | "DEMO_MODE_OFF" | "INSTANCE_EXISTS" | "ALREADY_CONNECTED" | "WORKER_NOT_RUNNING" | "INSTANCE_LIMIT" | "INSTANCE_DISABLED" | "WEBHOOK_NOT_SET" | "NOT_LINKED" | "CLUSTER_OFF" | "LEASE_LOST" | "IDEMPOTENCY_CONFLICT" | "INSTANCE_BLOCKED" | "SEND_REJECTED" | "MEDIA_NOT_AVAILABLE" | "WEBHOOK_URL_FORBIDDEN" | "BODY_TOO_LARGE" | "MEDIA_TOO_LARGE" | "MEDIA_TYPE_UNSUPPORTED" | "MEDIA_URL_FORBIDDEN" | "MEDIA_FETCH_FAILED" | "TOO_MANY_ATTEMPTS" | "TOO_MANY_STREAMS" | "QUEUE_FULL" | "PAIRING_LIMIT" | "INTERNAL" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "INSTANCE_NOT_PLACED" | "OWNER_UNREACHABLE" | "QR_NOT_READY" | "WORKER_START_FAILED" | "IPC_CLOSED" | "IPC_NO_HANDLER" | "IPC_TIMEOUT" | "TIMEOUT" | "WEBHOOK_REJECTED" | "WEBHOOK_UNREACHABLE" | "WEBHOOK_TIMEOUT" | "CONFIG_INVALID" | "MIGRATION_UNKNOWN" | "MIGRATION_FAILED";
                 /** @description Safe to show; never a stack trace. */
                 message: string;
             };
@@ -867,6 +926,56 @@ export interface components {
              * @example 15551234567
              */
             phone: string;
+        };
+        NodeList: {
+            /** @enum {string} */
+            cluster: "on" | "off";
+            nodes: components["schemas"]["Node"][];
+        };
+        Node: {
+            id: string;
+            url: string | null;
+            /**
+             * @description up: takes instances; draining: hands them over; down: stopped renewing (seen dead); stopped: left gracefully.
+             * @enum {string}
+             */
+            state: "up" | "draining" | "down" | "stopped";
+            /** @description Heartbeat within its lease TTL (the database clock). */
+            alive: boolean;
+            /** @description The node that answered. */
+            self: boolean;
+            /** @description Instances it runs (live leases). */
+            load: number;
+            /** @description NODE_MAX_INSTANCES (MAX_INSTANCES with CLUSTER=off). */
+            capacity: number;
+            leaseTtlMs: number | null;
+            version: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            startedAt: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            heartbeatAt: string | null;
+            /** @description This node only, since it started: leases taken (failovers: from another node), lost, handed over; writes refused by fencing; times it stopped every browser because it could not renew. */
+            leases?: {
+                claims: number;
+                failovers: number;
+                losses: number;
+                handovers: number;
+                fencingRefusals: number;
+                selfFences: number;
+            };
+        };
+        NodeAction: {
+            node: string;
+            /** @enum {string} */
+            state: "up" | "draining";
+            /** @description Instances being handed over by a drain. */
+            instances?: number;
         };
         HealthOverview: {
             /** @enum {string} */
@@ -1496,7 +1605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1582,7 +1691,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; WORKER_START_FAILED: a worker failed to start */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; WORKER_START_FAILED: a worker failed to start */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1668,7 +1777,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1754,7 +1863,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; WORKER_START_FAILED: a worker failed to start */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; WORKER_START_FAILED: a worker failed to start */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1840,7 +1949,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1935,7 +2044,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2043,7 +2152,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2138,7 +2247,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2224,7 +2333,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2323,7 +2432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2411,7 +2520,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2507,7 +2616,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; QR_NOT_READY: the worker has not shown a QR yet; WORKER_START_FAILED: a worker failed to start */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; QR_NOT_READY: the worker has not shown a QR yet; WORKER_START_FAILED: a worker failed to start */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2615,7 +2724,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; QR_NOT_READY: the worker has not shown a QR yet; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; QR_NOT_READY: the worker has not shown a QR yet; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2626,6 +2735,259 @@ export interface operations {
             };
             /** @description IPC_TIMEOUT: the worker did not answer in time */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listNodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every node that ever ran against this database. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeList"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    drainNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Draining. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeAction"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NODE_NOT_FOUND: no node with that id has ever run against this database */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CLUSTER_OFF: nodes, leases and draining need CLUSTER=on */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resumeNode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Up again. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeAction"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a parameter or body field is missing or invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description UNAUTHORIZED: missing or wrong X-API-Key (or stream token) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description FORBIDDEN_SCOPE: the key is an instance's own key: it reaches that instance only, not the fleet, other instances or key management */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description NODE_NOT_FOUND: no node with that id has ever run against this database */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description CLUSTER_OFF: nodes, leases and draining need CLUSTER=on */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description TOO_MANY_ATTEMPTS: too many failed API key attempts from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description INTERNAL: an unexpected error; details are in the log only */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3127,7 +3489,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3306,7 +3668,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3478,7 +3840,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3566,7 +3928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3663,7 +4025,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3780,7 +4142,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3897,7 +4259,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4014,7 +4376,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4118,7 +4480,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4224,7 +4586,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
+            /** @description DATABASE_UNAVAILABLE: the database is unreachable; the change was refused, not recorded; INSTANCE_NOT_PLACED: no node runs the instance at this moment (it is being placed or moved); try again in a few seconds; OWNER_UNREACHABLE: the node that runs the instance did not answer the forwarded request; try again; SHUTTING_DOWN: the supervisor is shutting down; writes are refused; IPC_CLOSED: the worker went away before it answered */
             503: {
                 headers: {
                     [name: string]: unknown;

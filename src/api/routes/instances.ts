@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import QRCode from 'qrcode';
 import { sleep } from '../../../lib/timeout.js';
 import type { Config } from '../../config/index.js';
-import { ConnectionStatus } from '../../domain/instance.js';
+import { ConnectionStatus, type Instance } from '../../domain/instance.js';
 import { InstancesRepository } from '../../db/instances-repository.js';
 import type { Pool } from '../../db/pool.js';
 import { AppError } from '../../errors/index.js';
@@ -69,18 +69,21 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
     return secret ? { webhookSecret: secret } : {};
   };
 
+  /** The view of an instance, `node` filled in: this node when it runs it, else the row's lease holder. */
+  const show = (row: Instance | null, handle: InstanceHandle | undefined, stale = false) =>
+    instanceView(row, handle, { stale, node: handle ? fleet.nodeId : (row?.node ?? null) });
+
   /** The instance as the API shows it after a write: the fresh row, or the last one read. */
   const view = async (id: string) => {
-    const handle = fleet.handle(id);
     const row = await fleet.row(id);
-    return instanceView(row ?? fleet.lastRow(id), handle, { stale: row === null });
+    return show(row ?? fleet.lastRow(id), fleet.find(id), row === null);
   };
 
   router.post('/api/instances', async (req, res) => {
     requireAdmin(res);
     const body = createInstanceBody.parse(req.body ?? {});
     const row = await fleet.create(body.id, { enabled: body.enabled ?? true, webhookUrl: body.webhookUrl || null });
-    res.status(201).json({ instance: instanceView(row, fleet.handle(row.id)), ...(row.webhookUrl ? await secretOf(row.id) : {}) });
+    res.status(201).json({ instance: show(row, fleet.find(row.id)), ...(row.webhookUrl ? await secretOf(row.id) : {}) });
   });
 
   router.get('/api/instances', async (_req, res) => {
@@ -88,20 +91,21 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
     const rows = await fleet.rows();
     const handles = new Map(fleet.list().map((h) => [h.id, h]));
     if (rows) {
-      res.json({ database: 'up', instances: rows.map((row) => instanceView(row, handles.get(row.id))) });
+      res.json({ database: 'up', instances: rows.map((row) => show(row, handles.get(row.id))) });
       return;
     }
-    res.json({ database: 'down', instances: [...handles.values()].map((h) => instanceView(fleet.lastRow(h.id), h, { stale: true })) });
+    res.json({ database: 'down', instances: [...handles.values()].map((h) => show(fleet.lastRow(h.id), h, true)) });
   });
 
   router.get('/api/instance/:id/details', async (req, res) => {
     const id = idOf(req, res);
-    const handle = fleet.handle(id);
+    await fleet.mustExist(id);
+    const handle = fleet.find(id);
     const row = await fleet.row(id);
     const events = row ? await fleet.recentEvents(id, RECENT_EVENTS) : null;
     res.json({
       database: row && events ? 'up' : 'down',
-      instance: instanceView(row ?? fleet.lastRow(id), handle, { stale: row === null }),
+      instance: show(row ?? fleet.lastRow(id), handle, row === null),
       memory: memoryOf(id),
       events: (events ?? []).map(eventView),
     });
@@ -148,7 +152,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   router.patch('/api/instance/:id', async (req, res) => {
     const id = idOf(req, res);
     const { webhookUrl } = patchInstanceBody.parse(req.body ?? {});
-    fleet.handle(id);
+    await fleet.mustExist(id);
     const url = webhookUrl || null;
     const scope = principalOf(res).kind === 'admin' ? 'admin' : 'instance';
     if (url && scope === 'instance') {
@@ -175,7 +179,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   /** A new webhook secret for the instance's URL, returned once; deliveries still queued are signed with it. */
   router.post('/api/instance/:id/webhook-secret', async (req, res) => {
     const id = idOf(req, res);
-    fleet.handle(id);
+    await fleet.mustExist(id);
     const secret = newWebhookSecret();
     const outcome = await fleet.journal.record(
       { instanceId: id, change: { kind: 'webhookSecret', secret }, event: { category: Category.API, type: 'webhook.secret_rotated' } },

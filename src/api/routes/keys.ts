@@ -19,7 +19,7 @@ export function keysRouter(fleet: Fleet, pool: Pool, scopedKeys: ScopedKeys): Ro
     requireAdmin(res);
     const { id } = idParams.parse(req.params);
     const { label = null } = createKeyBody.parse(req.body ?? {});
-    fleet.handle(id); // INSTANCE_NOT_FOUND before anything is written
+    await fleet.mustExist(id); // INSTANCE_NOT_FOUND before anything is written
     const { keyId, key, hash } = newApiKey();
     const createdAt = new Date();
     await fleet.journal.record(
@@ -32,7 +32,7 @@ export function keysRouter(fleet: Fleet, pool: Pool, scopedKeys: ScopedKeys): Ro
   router.get('/api/instance/:id/keys', async (req, res) => {
     requireAdmin(res);
     const { id } = idParams.parse(req.params);
-    fleet.handle(id);
+    await fleet.mustExist(id);
     const keys = await fleet.journal.read(() => apiKeys.list(pool, id));
     if (!keys) throw new AppError('DATABASE_UNAVAILABLE');
     res.json({
@@ -43,7 +43,7 @@ export function keysRouter(fleet: Fleet, pool: Pool, scopedKeys: ScopedKeys): Ro
   router.delete('/api/instance/:id/keys/:keyId', async (req, res) => {
     requireAdmin(res);
     const { id, keyId } = keyParams.parse(req.params);
-    fleet.handle(id);
+    await fleet.mustExist(id);
     const outcome = await fleet.journal.record(
       { instanceId: id, change: { kind: 'keyRevoke', keyId }, event: { category: Category.API, type: 'key.revoked', data: { keyId } } },
       'refuse',

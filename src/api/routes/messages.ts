@@ -47,7 +47,7 @@ export function messagesRouter(fleet: Fleet, messages: Messages, options: { medi
 
   router.get('/api/instance/:id/messages', async (req, res) => {
     const id = instanceOf(req, res);
-    fleet.handle(id);
+    await fleet.mustExist(id);
     const query = messageListQuery.parse(req.query);
     const rows = await messages.list(id, { limit: query.limit, ...(query.before ? { before: query.before } : {}), ...(query.status ? { state: query.status } : {}) });
     const last = rows.at(-1);
@@ -57,7 +57,7 @@ export function messagesRouter(fleet: Fleet, messages: Messages, options: { medi
   router.get('/api/instance/:id/messages/:messageId', async (req, res) => {
     const { id, messageId } = messageParams.parse(req.params);
     requireScope(res, id);
-    fleet.handle(id);
+    await fleet.mustExist(id);
     res.json({ message: messageView(await messages.get(id, messageId)) });
   });
 

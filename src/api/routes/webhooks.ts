@@ -29,7 +29,7 @@ export function webhooksRouter(pool: Pool, fleet: Fleet, wake: () => void): Rout
   router.get('/api/instance/:id/webhooks/failed', async (req, res) => {
     const { id } = instanceParams.parse(req.params);
     requireScope(res, id);
-    fleet.handle(id);
+    await fleet.mustExist(id);
     const { limit } = limitQuery.parse(req.query);
     const failed = await listFailed(pool, { limit, instanceId: id });
     res.json({ failed: failed.map((f) => failedView(f, principalOf(res).kind === 'admin')) });

@@ -55,7 +55,7 @@ export interface InstanceDeps {
 }
 
 /** Why the supervisor stopped a worker on purpose; never mistaken for a crash. */
-export type StopReason = 'disabled' | 'qr_timeout' | 'shutdown' | 'restart' | 'removed' | 'no_reconnect';
+export type StopReason = 'disabled' | 'qr_timeout' | 'shutdown' | 'restart' | 'removed' | 'no_reconnect' | 'handover';
 
 /** What the instance is doing right now, as the supervisor sees it (the API's live view). */
 export interface InstanceLive {
@@ -415,6 +415,19 @@ export class InstanceHandle {
     await pending?.catch(() => undefined);
     if (reason === 'qr_timeout') await this.core.move(LifecycleEvent.QR, 'qr_timeout');
     else if (reason !== 'removed') await this.core.move(LifecycleEvent.STOPPED, reason);
+  }
+
+  /**
+   * CLUSTER=on, the lease is lost: the worker and its browser are killed at once, without asking
+   * them anything and without recording anything (the write would be refused: another node may
+   * run the instance already). The handle is dead afterwards; the fleet forgets it.
+   */
+  async abandon(reap: () => Promise<unknown>): Promise<void> {
+    this.stopping = true;
+    this.facts.bootQueued = false;
+    this.clearTimers();
+    this.gate.cancel(this.id);
+    await this.slot.abandon(reap);
   }
 
   /**

@@ -227,6 +227,8 @@ describe('SEVERITY', () => {
       'message.received': 'LOW',
       'message.status': 'LOW',
       'message.ack': 'LOW',
+      'node.down': 'HIGH',
+      'instance.moved': 'MEDIUM',
     });
     expect([...FLEET_EVENT_NAMES].sort()).toEqual(Object.keys(SEVERITY).sort());
   });
