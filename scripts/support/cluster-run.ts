@@ -6,7 +6,7 @@ import { freePort } from '../../tests/support/net.js';
 import { killProcessesOfRun, markChildrenOfThisRun } from '../bench/support/cleanup.js';
 import { ApiClient, type InstanceSummary } from './api-client.js';
 import { PrivateMysql } from './private-mysql.js';
-import { SupervisorProcess } from './supervisor-process.js';
+import { demoModeEnv, SupervisorProcess } from './supervisor-process.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 export interface ClusterRunOptions {
@@ -101,22 +101,11 @@ export class ClusterRun {
       logFile,
       baseUrl: url,
       env: {
-        ...process.env,
-        NODE_ENV: 'development',
-        WA_FLEET_FAKE_WEB: 'true',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        API_KEY: this.apiKey,
-        MYSQL_URL: proxied.toString(),
-        MIGRATE_ON_START: 'true',
+        ...demoModeEnv({ port, apiKey: this.apiKey, mysqlUrl: proxied.toString(), dir, chromePath: this.options.chromePath }),
         CLUSTER: 'on',
         NODE_ID: id,
         NODE_URL: url,
         SESSION_STORE: 'mysql',
-        SESSION_STORAGE_PATH: join(dir, 'sessions'),
-        CACHE_PATH: join(dir, 'wwebjs_cache'),
-        CHROME_PATH: this.options.chromePath,
-        LOG_FORMAT: 'json',
         ...this.options.settings,
       },
     });

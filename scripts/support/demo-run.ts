@@ -7,7 +7,7 @@ import { freePort } from '../../tests/support/net.js';
 import { killProcessesOfRun, markChildrenOfThisRun } from '../bench/support/cleanup.js';
 import { ApiClient, type InstanceSummary } from './api-client.js';
 import { PrivateMysql } from './private-mysql.js';
-import { SupervisorProcess } from './supervisor-process.js';
+import { demoModeEnv, SupervisorProcess } from './supervisor-process.js';
 
 /**
  * Every check loop at a short interval, so that minutes of a run hold hours of checking and a
@@ -69,18 +69,7 @@ export class DemoRun {
       baseUrl,
       entry: options.entry,
       env: {
-        ...process.env,
-        NODE_ENV: 'development',
-        WA_FLEET_FAKE_WEB: 'true',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        API_KEY: apiKey,
-        MYSQL_URL: mysqlUrl,
-        MIGRATE_ON_START: 'true',
-        SESSION_STORAGE_PATH: this.sessionRoot,
-        CACHE_PATH: join(scratch, 'wwebjs_cache'),
-        CHROME_PATH: options.chromePath,
-        LOG_FORMAT: 'json',
+        ...demoModeEnv({ port, apiKey, mysqlUrl, dir: scratch, chromePath: options.chromePath }),
         WEBHOOK_SECRET: this.webhookSecret,
         ...options.settings,
       },

@@ -7,6 +7,24 @@ import { PACKAGE_ROOT } from '../../src/paths.js';
 /** The built entry `npm start` runs. */
 export const SUPERVISOR_ENTRY = join(PACKAGE_ROOT, 'dist/src/main.js');
 
+/** The environment of a supervisor in demo mode on loopback, as the harnesses start one (settings on top). */
+export function demoModeEnv(o: { port: number; apiKey: string; mysqlUrl: string; dir: string; chromePath: string }): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'development',
+    WA_FLEET_FAKE_WEB: 'true',
+    HOST: '127.0.0.1',
+    PORT: String(o.port),
+    API_KEY: o.apiKey,
+    MYSQL_URL: o.mysqlUrl,
+    MIGRATE_ON_START: 'true',
+    SESSION_STORAGE_PATH: join(o.dir, 'sessions'),
+    CACHE_PATH: join(o.dir, 'wwebjs_cache'),
+    CHROME_PATH: o.chromePath,
+    LOG_FORMAT: 'json',
+  };
+}
+
 export interface SupervisorExit {
   code: number | null;
   signal: NodeJS.Signals | null;

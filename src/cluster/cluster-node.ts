@@ -24,7 +24,7 @@ export interface ClusterNodeOptions {
 }
 
 /** Instances handed over at once by a drain or a graceful stop. */
-const HANDOVER_CONCURRENCY = 4;
+const HANDOVER_CONCURRENCY = 8;
 
 /**
  * CLUSTER=on: this supervisor as one node among several on the same MySQL. Every LEASE_RENEW_MS

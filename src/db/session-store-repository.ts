@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { deleteBlob, readBlob, writeBlob, type ChunkTable } from './blob-chunks.js';
-import { inTransaction, type Pool } from './pool.js';
+import { inTransaction, type Connection, type Pool } from './pool.js';
 
 /*
  * Every query about session_backups and session_backup_chunks (sql/008_session_store.sql): the
@@ -31,9 +31,15 @@ function metaOf(row: RowDataPacket): StoredBackupMeta {
 }
 
 export class SessionStoreRepository {
+  /**
+   * `fence`, with CLUSTER=on: run first in a backup's transaction, it refuses (LEASE_LOST) a backup
+   * from a node that no longer holds the instance's lease, so a late worker cannot overwrite the
+   * copy the new owner restored from.
+   */
   constructor(
     private readonly pool: Pool,
     private readonly node: string = hostname(),
+    private readonly fence?: (conn: Connection, instanceId: string) => Promise<void>,
   ) {}
 
   async meta(instanceId: string): Promise<StoredBackupMeta | null> {
@@ -44,6 +50,7 @@ export class SessionStoreRepository {
   /** Replaces the instance's backup with `data`, row and chunks in one transaction. Fails when the instance does not exist. */
   save(instanceId: string, data: Buffer, sha256: string): Promise<StoredBackupMeta> {
     return inTransaction(this.pool, async (conn) => {
+      await this.fence?.(conn, instanceId);
       await conn.query(
         `INSERT INTO session_backups (instance_id, size, sha256, saved_at, saved_by, saves) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3), ?, 1)
          ON DUPLICATE KEY UPDATE size = VALUES(size), sha256 = VALUES(sha256), saved_at = VALUES(saved_at), saved_by = VALUES(saved_by), saves = saves + 1`,

@@ -139,7 +139,7 @@ export class Fleet {
     });
     this.repo = new InstancesRepository(pool);
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
-    this.sessionStore = config.sessionStore === 'mysql' ? new SessionStoreHost({ repo: new SessionStoreRepository(pool), log: this.log }) : null;
+    this.sessionStore = config.sessionStore === 'mysql' ? new SessionStoreHost({ repo: new SessionStoreRepository(pool, config.nodeId, options.leases ? (conn, id) => options.leases!.check(conn, id, 'session backup') : undefined), log: this.log }) : null;
     this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot, this.sessionStore, options.leases ?? null);
     this.memory = new MemorySampler(config.leakWindowMs, options.proc);
     this.measurer = new FleetMemory(this.memory, config.instanceExpectedMb);

@@ -63,11 +63,24 @@ describe('loadConfig', () => {
     ['a MySQL URL without a database', { MYSQL_URL: 'mysql://u:p@h:3306' }, 'MYSQL_URL: expected a database name in the path (…/database)'],
     ['a trusted proxy that is no address', { TRUSTED_PROXIES: '127.0.0.1, proxy.lan' }, 'TRUSTED_PROXIES: expected IP addresses or CIDR ranges separated by commas; "proxy.lan" is neither (got "127.0.0.1, proxy.lan")'],
     ['a trusted range with too long a prefix', { TRUSTED_PROXIES: '10.0.0.0/33' }, 'TRUSTED_PROXIES: expected IP addresses or CIDR ranges separated by commas; "10.0.0.0/33" is neither (got "10.0.0.0/33")'],
+    ['a cluster without portable sessions', { CLUSTER: 'on' }, 'CLUSTER: on needs SESSION_STORE=mysql: an instance moved to another node restores its session from MySQL, not from this disk'],
+    ['a renewal interval over a third of the lease', { LEASE_TTL_MS: '9000', LEASE_RENEW_MS: '3001' }, 'LEASE_RENEW_MS: must be at most LEASE_TTL_MS / 3 (3000): a node must be able to miss a renewal and still stop its browsers before its leases lapse'],
+    ['a lease shorter than 3 s', { LEASE_TTL_MS: '2999' }, 'LEASE_TTL_MS: must be at least 3000 ms (got "2999")'],
+    ['a node id with a slash', { NODE_ID: 'a/b' }, 'NODE_ID: expected 1-64 letters, digits, ".", "_" or "-" (got "a/b")'],
+    ['a NODE_URL that is not http', { NODE_URL: 'node-2:3000' }, 'NODE_URL: expected an http(s) URL (got "node-2:3000")'],
   ])('rejects %s with one line naming the variable', (_kind, env, message) => {
     const err = errorOf(env);
     expect(err.message).toBe(message);
     expect(err.message).not.toContain('\n');
     expect(err.code).toBe('CONFIG_INVALID');
+  });
+
+  it('runs alone by default, named after the host; a cluster node takes its NODE_ID as given', () => {
+    const alone = loadConfig({ API_KEY: KEY });
+    expect(alone.cluster).toBe('off');
+    expect(alone.nodeId).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+    const node = loadConfig({ API_KEY: KEY, CLUSTER: 'on', SESSION_STORE: 'mysql', NODE_ID: 'node-2', NODE_URL: 'http://10.0.0.2:3000' });
+    expect([node.cluster, node.nodeId, node.nodeUrl, node.leaseTtlMs, node.leaseRenewMs]).toEqual(['on', 'node-2', 'http://10.0.0.2:3000', 15_000, 3_000]);
   });
 
   it('requires an API key when auth is on, naming the setting', () => {
