@@ -5,12 +5,13 @@ import { formatDuration } from './js/format.js';
 import { InstanceCard } from './js/instance-card.js';
 import { keepHistory, readInstanceMemory, readMemoryReport } from './js/memory.js';
 import { MESSAGE_EVENTS } from './js/messages.js';
+import { NodesPanel } from './js/nodes.js';
 import { FLEET_EVENTS, FleetStream } from './js/stream.js';
 
 /*
  * The operator dashboard: one page, no build step. State lives here; cards and the header draw
- * it. Changes arrive over SSE; the only timed fetches are /api/health every 30 s and the memory
- * report (the start gate's current measurement) every 5 s, while the tab is visible. While the database is unreachable (an answer says
+ * it. Changes arrive over SSE; the only timed fetches are /api/health every 30 s, and the memory
+ * report (the start gate's current measurement) and the node list every 5 s, while the tab is visible. While the database is unreachable (an answer says
  * `database: "down"`) a banner says so, the instances keep their live statuses (row-only fields
  * marked stale), and /api/health and the list are read every 5 s until the database is back.
  * A failed or hung request never stops the refreshing: every call has a timeout and every
@@ -23,6 +24,8 @@ const SLOW_REFRESH_MS = 30_000;
 /** The memory report is the start gate's current measurement (at most a second old): read it often enough to follow a start. */
 const MEMORY_REFRESH_MS = 5_000;
 const DEGRADED_REFRESH_MS = 5_000;
+/** The nodes' load and heartbeats, read with the memory report: a drain's hand-overs show within 5 s. */
+const NODES_REFRESH_MS = MEMORY_REFRESH_MS;
 /** The periodic reads answer from memory: one that takes longer is not coming. */
 const READ_TIMEOUT_MS = 15_000;
 const DETAILS_DEBOUNCE_MS = 250;
@@ -41,6 +44,7 @@ const ui = {
   meta: $('meta'),
   summary: $('fleet-summary'),
   memory: $('fleet-memory'),
+  nodes: $('nodes'),
   createForm: $('create-form'),
   createId: $('create-id'),
   createStart: $('create-start'),
@@ -78,6 +82,9 @@ const state = {
 };
 
 const api = createApi(() => state.key);
+
+// Instances moved between nodes (a drain, a claim): the list says which node runs each now.
+const nodes = new NodesPanel(ui.nodes, { api, onAuthLost: authLost, onMoved: () => void loadInstances(), timeoutMs: READ_TIMEOUT_MS });
 
 const stream = new FleetStream({
   api,
@@ -167,6 +174,7 @@ function startLive() {
   drawList();
   void loadInstances();
   void refreshMemory();
+  void nodes.refresh();
   stream.start();
   // Said down by the key check: the list just asked for is the first read, the next in 5 s.
   if (state.database === 'down') resyncSoon(DEGRADED_REFRESH_MS);
@@ -180,6 +188,10 @@ function startLive() {
       if (document.visibilityState !== 'visible') return;
       void refreshMemory();
     }, MEMORY_REFRESH_MS),
+    setInterval(() => {
+      if (document.visibilityState !== 'visible') return;
+      void nodes.refresh();
+    }, NODES_REFRESH_MS),
   );
 }
 
@@ -203,6 +215,7 @@ function stopLive() {
   state.memoryAt = 0;
   state.memoryHistory.clear();
   state.fleetAlert = null;
+  nodes.reset();
 }
 
 // ---- data ---------------------------------------------------------------------------------
@@ -499,7 +512,7 @@ ui.createForm.addEventListener('submit', async (event) => {
 
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState !== 'visible' || ui.dashboard.hidden) return;
-  if (Date.now() - state.memoryAt >= SLOW_REFRESH_MS) void Promise.all([refreshHealth(), refreshMemory()]);
+  if (Date.now() - state.memoryAt >= SLOW_REFRESH_MS) void Promise.all([refreshHealth(), refreshMemory(), nodes.refresh()]);
 });
 
 if (state.key) void connect(state.key);

@@ -1,5 +1,6 @@
 -- CLUSTER=on: several supervisors (nodes) share this database. Each instance is leased to at most
--- one node: owner_node holds it until lease_until (the database's clock, NOW(3), never a node's),
+-- one node: owner_node holds it until lease_until (a released lease keeps owner_node, naming the
+-- last holder, with lease_until NULL) (the database's clock, NOW(3), never a node's),
 -- and every claim raises lease_epoch. A node's own writes for an instance (status, events,
 -- webhooks, messages) check, in their transaction, that owner_node and lease_epoch are still the
 -- ones it holds (src/supervisor/journal.ts): a node that lost the lease changes nothing.

@@ -164,6 +164,8 @@ export class InstanceCard {
     const enabled = enabledOf(i);
     const stale = new Set(Array.isArray(i.stale) ? i.stale : []);
     Object.assign(this.el.dataset, { status: i.connectionStatus, enabled: enabled === null ? 'unknown' : String(enabled), health: i.health });
+    if (i.node) this.el.dataset.node = i.node;
+    else delete this.el.dataset.node;
     if (stale.size > 0) this.el.dataset.stale = [...stale].join(' ');
     else delete this.el.dataset.stale;
     const phone = phoneLabel(i.phone);
@@ -185,6 +187,8 @@ export class InstanceCard {
         fact('In status', since(i.statusChangedAt, now), i.statusReason && h('span', { class: 'reason', text: ` · ${i.statusReason}` })),
         fact('Reconnects', ...attempts),
         fact('Phone', h('span', { class: phone ? '' : 'muted', text: phone ?? 'not linked' })),
+        // The node that runs it (CLUSTER=on: the lease holder); null while it moves between nodes.
+        i.node && fact('Node', h('span', { class: 'node-name', text: i.node })),
         (stale.size > 0 || enabled === null) &&
           fact('Enabled', ...rowValue(stale.has('enabled'), h('span', { class: 'enabled-value', text: enabled === null ? 'unknown' : enabled ? 'yes' : 'no' }))),
         fact('Last linked', ...rowValue(stale.has('lastConnectedAt'), ...lastLinked(i, enabled, stale, now))),

@@ -166,7 +166,7 @@ export async function stopNode(run: ClusterRun, sampler: ClusterSampler, pool: P
   const t0 = Date.now();
   const exit = await run.node(node).process.stop(30_000);
   if (!exit || exit.code !== 0) problems.push(`${node} did not exit 0 after SIGTERM (${JSON.stringify(exit)})`);
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM instances WHERE owner_node = ?', [node]);
+  const [rows] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM instances WHERE owner_node = ? AND lease_until > NOW(3)', [node]);
   const leftLeases = Number(rows[0]!.n);
   if (leftLeases > 0) problems.push(`${node} left ${leftLeases} lease(s) to lapse`);
   const moved = await movedAway(sampler, pool, ids, node, t0, s.moveBoundMs);

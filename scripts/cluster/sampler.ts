@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { processesMatching } from '../../lib/proc-cmdline.js';
 import type { Pool } from '../../src/db/pool.js';
@@ -17,6 +18,8 @@ export interface BrowserSample {
   instanceId: string;
   node: string;
   pid: number;
+  /** Its parent: the worker that launched it. */
+  parent: number | null;
 }
 
 export interface ClusterSample {
@@ -28,13 +31,30 @@ export interface ClusterSample {
 /** Where a node's profiles live under the run's folder: <dir>/node-N/sessions/session-<id>/… */
 const PROFILE = /\/(node-\d+)\/sessions\/session-([^/]+)(?:\/|$)/;
 
-/** The main Chromium processes whose profile is under `dir`, by node and instance. */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The main Chromium processes whose profile is under `dir`, by node and instance. A process whose
+ * parent is one of them is that browser's own child (forked, not yet exec'd into a `--type=`
+ * helper, so it still shows the browser's arguments for a moment): not a second browser.
+ */
 export function browsersUnder(dir: string): BrowserSample[] {
   const found: BrowserSample[] = [];
-  for (const p of processesMatching((argv) => argv.some((a) => a.startsWith('--user-data-dir=') && a.includes(dir)) && !argv.some((a) => a.startsWith('--type=')))) {
+  const candidates = processesMatching((argv) => argv.some((a) => a.startsWith('--user-data-dir=') && a.includes(dir)) && !argv.some((a) => a.startsWith('--type=')));
+  const pids = new Set(candidates.map((p) => p.pid));
+  for (const p of candidates) {
+    const parent = parentOf(p.pid);
+    if (parent !== null && pids.has(parent)) continue;
     const arg = p.argv.find((a) => a.startsWith('--user-data-dir='))!;
     const m = PROFILE.exec(arg.slice('--user-data-dir='.length));
-    if (m) found.push({ node: m[1]!, instanceId: m[2]!, pid: p.pid });
+    if (m) found.push({ node: m[1]!, instanceId: m[2]!, pid: p.pid, parent });
   }
   return found;
 }
@@ -64,7 +84,7 @@ export class ClusterJudge {
     const byInstance = new Map<string, BrowserSample[]>();
     for (const b of sample.browsers) byInstance.set(b.instanceId, [...(byInstance.get(b.instanceId) ?? []), b]);
     for (const [id, list] of byInstance) {
-      if (list.length > 1) this.once(`two:${id}:${list.map((b) => b.pid).join(',')}`, `${new Date(sample.at).toISOString()} ${id}: ${list.length} live browsers (${list.map((b) => `${b.node} pid ${b.pid}`).join(', ')})`);
+      if (list.length > 1) this.once(`two:${id}:${list.map((b) => b.pid).join(',')}`, `${new Date(sample.at).toISOString()} ${id}: ${list.length} live browsers (${list.map((b) => `${b.node} pid ${b.pid} of worker ${b.parent}`).join(', ')})`);
     }
     const limit = this.rule.leaseTtlMs + this.rule.leaseRenewMs;
     for (const row of sample.rows) {

@@ -75,7 +75,7 @@ export const clusterRows = {
          lease_ttl_ms = VALUES(lease_ttl_ms), version = VALUES(version), started_at = NOW(3), heartbeat_at = NOW(3)`,
       [node.id, node.url, node.incarnation, node.maxInstances, node.leaseTtlMs, node.version],
     );
-    const [res] = await pool.query<ResultSetHeader>('UPDATE instances SET owner_node = NULL, lease_until = NULL WHERE owner_node = ?', [node.id]);
+    const [res] = await pool.query<ResultSetHeader>('UPDATE instances SET lease_until = NULL WHERE owner_node = ? AND lease_until IS NOT NULL', [node.id]);
     return res.affectedRows;
   },
 
@@ -122,9 +122,13 @@ export const clusterRows = {
     });
   },
 
-  /** Gives one lease back (a hand-over, a disable): another node may claim it at once. False when it was not held any more. */
+  /**
+   * Gives one lease back (a hand-over, a disable): another node may claim it at once. owner_node
+   * stays, naming the last holder (the next claim reports where the instance came from); only a
+   * live lease_until makes an owner. False when it was not held any more.
+   */
   async release(pool: Pool, nodeId: string, id: string, epoch: number): Promise<boolean> {
-    const [res] = await pool.query<ResultSetHeader>('UPDATE instances SET owner_node = NULL, lease_until = NULL WHERE id = ? AND owner_node = ? AND lease_epoch = ?', [id, nodeId, epoch]);
+    const [res] = await pool.query<ResultSetHeader>('UPDATE instances SET lease_until = NULL WHERE id = ? AND owner_node = ? AND lease_epoch = ? AND lease_until IS NOT NULL', [id, nodeId, epoch]);
     return res.affectedRows === 1;
   },
 

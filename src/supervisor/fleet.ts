@@ -61,7 +61,7 @@ const DRAIN_BUDGET_MS = 3_000;
  * here, so a missing user or an unreachable folder stops the boot with one line. With
  * SESSION_STORE=mysql each worker backs its session up through `sessionStore`.
  */
-function defaultLauncher(config: Config, sessionRoot: string, sessionStore: SessionStoreHost | null, leases: Leases | null): WorkerLauncher {
+function defaultLauncher(config: Config, sessionRoot: string, sessionStore: SessionStoreHost | null, leases: Leases | null, alive: Set<WorkerClient>): WorkerLauncher {
   const user = resolveWorkerUser(config.workerUser);
   if (user) grantStorage(user, sessionRoot, config.cachePath);
   return (instanceId, listener) =>
@@ -80,6 +80,11 @@ function defaultLauncher(config: Config, sessionRoot: string, sessionStore: Sess
       startTimeoutMs: config.workerStartTimeoutMs,
       user,
       sessionStore,
+      // Every worker from its fork on, so that a start in progress hears the lease renewed too.
+      onCreated: (worker) => {
+        alive.add(worker);
+        void worker.exited.then(() => alive.delete(worker));
+      },
       ...listener,
     });
 }
@@ -118,6 +123,8 @@ export class Fleet {
   /** Per-instance memory readings: the gate's measurement, the memory loop's history, the report. */
   readonly memory: MemorySampler;
   private readonly measurer: FleetMemory;
+  /** Every worker forked and not exited, starting ones included (the lease reaches them all). */
+  private readonly alive = new Set<WorkerClient>();
   private messageListener: ((instanceId: string, m: WorkerMessage) => void) | null = null;
   /** CLUSTER=on: the cluster node, told when an instance needs a node or gives one back. */
   private placement: PlacementHooks | null = null;
@@ -140,7 +147,7 @@ export class Fleet {
     this.repo = new InstancesRepository(pool);
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
     this.sessionStore = config.sessionStore === 'mysql' ? new SessionStoreHost({ repo: new SessionStoreRepository(pool, config.nodeId, options.leases ? (conn, id) => options.leases!.check(conn, id, 'session backup') : undefined), log: this.log }) : null;
-    this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot, this.sessionStore, options.leases ?? null);
+    this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot, this.sessionStore, options.leases ?? null, this.alive);
     this.memory = new MemorySampler(config.leakWindowMs, options.proc);
     this.measurer = new FleetMemory(this.memory, config.instanceExpectedMb);
     this.gate = new StartGate({
@@ -438,7 +445,8 @@ export class Fleet {
 
   /** CLUSTER=on: every running worker hears how long the node's lease holds (WorkerCommand.LEASE). */
   leaseWorkers(validForMs: number): void {
-    for (const handle of this.handles.values()) handle.currentWorker?.lease?.(validForMs);
+    const workers = new Set([...this.alive, ...[...this.handles.values()].flatMap((h) => (h.currentWorker ? [h.currentWorker] : []))]);
+    for (const worker of workers) worker.lease?.(validForMs);
   }
 
   /** CLUSTER=on: the instances this node runs. */
@@ -458,7 +466,8 @@ export class Fleet {
     if (!row || !this.accepting) return;
     const handle = this.adopt(row);
     this.journal.track(id, row.connectionStatus);
-    if (from !== leases.nodeId) {
+    // A new instance, or one this node held before, did not move.
+    if (from !== null && from !== leases.nodeId) {
       const payload = { instanceId: id, from, to: leases.nodeId, epoch, at: new Date() };
       void this.journal.record({ instanceId: id, event: { category: Category.SESSION, type: 'instance.moved', data: { from, to: leases.nodeId, epoch } }, notify: [{ name: 'instance.moved', payload }] });
     }

@@ -113,6 +113,8 @@ export interface WorkerHandleOptions {
    * they are refused (IPC_NO_HANDLER), as a worker with `init.sessionBackup` unset never sends them.
    */
   sessionStore?: SessionStoreHost | null;
+  /** The handle exists (forked, before its handshake): for who must reach a worker that is still starting (the lease). */
+  onCreated?: (handle: WorkerHandle) => void;
 }
 
 /** fork() options that make the worker another user's process, its profile ready for that user. */
@@ -208,6 +210,7 @@ export class WorkerHandle implements WorkerClient {
     const sessions = options.sessionStore?.bind(options.init.instanceId) ?? null;
     for (const [request, answer] of sessions?.handlers() ?? []) channel.handle(request, answer);
     const handle = new WorkerHandle(proc, channel, sessions);
+    options.onCreated?.(handle);
     for (const event of WORKER_EVENTS) channel.on(event, (payload) => handle.receive(event, payload, options));
     const started = Date.now();
     try {

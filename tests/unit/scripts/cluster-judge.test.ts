@@ -8,18 +8,18 @@ const sample = (at: number, rows: ClusterSample['rows'], browsers: ClusterSample
 describe('the cluster judge (scripts/cluster/sampler.ts)', () => {
   it('passes one browser per instance on whichever node, and counts what it saw', () => {
     const judge = new ClusterJudge(rule);
-    judge.judge(sample(0, [row('a', 'node-1'), row('b', 'node-2')], [{ instanceId: 'a', node: 'node-1', pid: 10 }, { instanceId: 'b', node: 'node-2', pid: 11 }]));
+    judge.judge(sample(0, [row('a', 'node-1'), row('b', 'node-2')], [{ instanceId: 'a', node: 'node-1', pid: 10, parent: 1 }, { instanceId: 'b', node: 'node-2', pid: 11, parent: 2 }]));
     expect(judge.violations).toEqual([]);
     expect(judge.evidence).toMatchObject({ samples: 1, rowsSeen: 2, browsersSeen: 2 });
   });
 
   it('flags two live browsers for one instance, on two nodes or on one, once per pair', () => {
     const judge = new ClusterJudge(rule);
-    const two = [{ instanceId: 'a', node: 'node-1', pid: 10 }, { instanceId: 'a', node: 'node-2', pid: 20 }];
+    const two = [{ instanceId: 'a', node: 'node-1', pid: 10, parent: 1 }, { instanceId: 'a', node: 'node-2', pid: 20, parent: 3 }];
     judge.judge(sample(0, [row('a', 'node-2')], two));
     judge.judge(sample(200, [row('a', 'node-2')], two));
     expect(judge.violations).toHaveLength(1);
-    expect(judge.violations[0]).toMatch(/a: 2 live browsers \(node-1 pid 10, node-2 pid 20\)/);
+    expect(judge.violations[0]).toMatch(/a: 2 live browsers \(node-1 pid 10 of worker 1, node-2 pid 20 of worker 3\)/);
   });
 
   it('flags an enabled instance owned by nobody past TTL + one claim interval, not a moment before, and never a disabled one', () => {
