@@ -76,7 +76,7 @@ async function main(): Promise<number> {
     }
     sampler.start();
     const busiest = async () => {
-      const s = (await sampler.sample()) ?? undefined;
+      const s = (await sampler.fresh()) ?? undefined;
       return run.nodes.filter((n) => n.process.alive).map((n) => n.id).sort((a, b) => heldBy(s, b).length - heldBy(s, a).length)[0]!;
     };
     // The cut first, while every node runs instances: the other nodes' must be seen undisturbed.

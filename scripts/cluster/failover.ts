@@ -89,7 +89,7 @@ export async function fencingRefusals(run: ClusterRun, node: string): Promise<nu
 
 /** SIGKILL of a node's supervisor: its instances are CONNECTED elsewhere within the bound, without a QR. */
 export async function killNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
-  const ids = heldBy(await sampler.sample() ?? sampler.last, node);
+  const ids = heldBy((await sampler.fresh()) ?? undefined, node);
   const t0 = Date.now();
   run.node(node).process.signal('SIGKILL');
   const moved = await movedAway(sampler, pool, ids, node, t0, s.moveBoundMs);
@@ -102,7 +102,7 @@ export async function killNode(run: ClusterRun, sampler: ClusterSampler, pool: P
  * thaw, and no browser of it is left for them one renewal interval after.
  */
 export async function freezeNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
-  const ids = heldBy(await sampler.sample() ?? sampler.last, node);
+  const ids = heldBy((await sampler.fresh()) ?? undefined, node);
   const problems: string[] = ids.length === 0 ? [`${node} ran no instance`] : [];
   const t0 = Date.now();
   run.node(node).process.signal('SIGSTOP');
@@ -114,7 +114,8 @@ export async function freezeNode(run: ClusterRun, sampler: ClusterSampler, pool:
   run.node(node).process.signal('SIGCONT');
   const thawedAt = Date.now();
   await sleep(s.leaseRenewMs);
-  const sample = await sampler.sample();
+  const sample = await sampler.fresh();
+  if (!sample) problems.push('no sample could be taken after the thaw');
   const left = (sample?.browsers ?? []).filter((b) => b.node === node && ids.includes(b.instanceId));
   if (left.length > 0) problems.push(`${left.length} browser(s) of ${node} still running ${s.leaseRenewMs} ms after the thaw: ${left.map((b) => b.instanceId).join(', ')}`);
   // Anything it had queued would have been written by now if fencing let it through.
@@ -136,7 +137,7 @@ export async function freezeNode(run: ClusterRun, sampler: ClusterSampler, pool:
  * others take its instances, and the other nodes' instances never change owner or leave CONNECTED.
  */
 export async function cutDatabase(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
-  const before = await sampler.sample() ?? sampler.last;
+  const before = (await sampler.fresh()) ?? undefined;
   const ids = heldBy(before, node);
   const others = (before?.rows ?? []).filter((r) => r.owner !== null && r.owner !== node).map((r) => ({ id: r.id, owner: r.owner, epoch: r.epoch }));
   const problems: string[] = ids.length === 0 ? [`${node} ran no instance`] : [];
@@ -144,7 +145,7 @@ export async function cutDatabase(run: ClusterRun, sampler: ClusterSampler, pool
   run.node(node).proxy.cut();
   const moved = await movedAway(sampler, pool, ids, node, t0, s.moveBoundMs);
   problems.push(...movedProblems(moved, s.moveBoundMs));
-  const left = (sampler.last?.browsers ?? []).filter((b) => b.node === node);
+  const left = ((await sampler.fresh())?.browsers ?? []).filter((b) => b.node === node);
   if (left.length > 0) problems.push(`${node} still runs ${left.length} browser(s) without its database`);
   for (const sample of sampler.history.filter((x) => x.at >= t0)) {
     for (const o of others) {
@@ -161,7 +162,7 @@ export async function cutDatabase(run: ClusterRun, sampler: ClusterSampler, pool
 
 /** SIGTERM: the node hands every instance over (no lease left to lapse) and exits; they are CONNECTED elsewhere, no QR. */
 export async function stopNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
-  const ids = heldBy(await sampler.sample() ?? sampler.last, node);
+  const ids = heldBy((await sampler.fresh()) ?? undefined, node);
   const problems: string[] = ids.length === 0 ? [`${node} ran no instance`] : [];
   const t0 = Date.now();
   const exit = await run.node(node).process.stop(30_000);

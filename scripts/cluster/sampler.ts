@@ -161,6 +161,16 @@ export class ClusterSampler {
     }
   }
 
+  /** A sample taken now (waiting for one in progress to finish first): never null unless MySQL does not answer. */
+  async fresh(): Promise<ClusterSample | null> {
+    for (let tries = 0; tries < 50; tries++) {
+      const s = await this.sample();
+      if (s) return s;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return null;
+  }
+
   /** The latest sample. */
   get last(): ClusterSample | undefined {
     return this.history.at(-1);

@@ -27,11 +27,13 @@ export interface ClusterNodeOptions {
 const HANDOVER_CONCURRENCY = 8;
 
 /**
- * CLUSTER=on: this supervisor as one node among several on the same MySQL. Every LEASE_RENEW_MS
- * one tick renews the node's heartbeat and leases, kills the workers of leases it lost, claims its
- * share of free instances (placement.ts) and marks nodes that stopped renewing as down. A watchdog
- * on the monotonic clock stops every browser of the node once its leases could lapse for the others
- * (a node paused, partitioned or cut from MySQL: self-fencing), whatever the ticks are doing. Drain
+ * CLUSTER=on: this supervisor as one node among several on the same MySQL. Every LEASE_RENEW_MS,
+ * on a fixed cadence, the renewal renews the node's heartbeat and leases, kills the workers of
+ * leases it lost and tells the others how long they hold; then a placement pass, which never holds
+ * up a renewal, claims its share of free instances (placement.ts) and marks nodes that stopped
+ * renewing as down. A watchdog on the monotonic clock stops every browser of the node once its
+ * leases could lapse for the others (a node paused, partitioned or cut from MySQL: self-fencing),
+ * whatever the renewals are doing. Drain
  * and a graceful stop hand instances over instead of letting leases lapse.
  */
 export class ClusterNode {
@@ -39,9 +41,10 @@ export class ClusterNode {
   private state: NodeState = 'up';
   /** When the last successful renewal began, on the monotonic clock; null before the first. */
   private lastRenewStartedAt: number | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private renewing = false;
   private watchdog: NodeJS.Timeout | null = null;
-  private ticking: Promise<void> | null = null;
+  private placing: Promise<void> | null = null;
   private again = false;
   private stopped = false;
   /** Another process took this NODE_ID: this one runs nothing any more. */
@@ -68,7 +71,7 @@ export class ClusterNode {
     return this.state;
   }
 
-  /** Takes the node's row (leases of an earlier life given back), then ticks. */
+  /** Takes the node's row (leases of an earlier life given back), then renews and places. */
   async start(): Promise<void> {
     const { pool, leases } = this.options;
     const startedAt = this.now();
@@ -86,51 +89,69 @@ export class ClusterNode {
     const every = Math.max(50, Math.min(250, Math.floor(this.options.leaseRenewMs / 4)));
     this.watchdog = setInterval(() => this.checkFence(), every);
     this.watchdog.unref();
-    this.wake();
+    this.renewTimer = setInterval(() => void this.renew(), this.options.leaseRenewMs);
+    this.renewTimer.unref();
+    void this.renew();
   }
 
-  /** Runs a tick now (or right after the one in flight), then every LEASE_RENEW_MS. */
+  /**
+   * A placement pass (claims, dead nodes) now, or right after the one in flight. Placement never
+   * holds up a renewal: the renewal runs on its own fixed cadence, whatever a claim costs.
+   */
   wake(): void {
     if (this.stopped) return;
-    if (this.ticking) {
+    if (this.placing) {
       this.again = true;
       return;
     }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.ticking = this.tick().finally(() => {
-      this.ticking = null;
-      if (this.stopped) return;
-      if (this.again) {
+    this.placing = this.place().finally(() => {
+      this.placing = null;
+      if (this.again && !this.stopped) {
         this.again = false;
         this.wake();
-        return;
       }
-      this.timer = setTimeout(() => this.wake(), this.options.leaseRenewMs);
-      this.timer.unref();
     });
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * Every LEASE_RENEW_MS from the start, not from the end of the last one: the heartbeat and the
+   * renewal alone, then the leases it lost, then the workers told. A renewal still in flight when
+   * the next is due makes that one skip; one that answers past the fence deadline does not count.
+   */
+  private async renew(): Promise<void> {
+    if (this.renewing || this.stopped) return;
+    this.renewing = true;
     const { pool, leases, leaseTtlMs, leaseRenewMs } = this.options;
     const started = this.now();
     // Checked first: a node thawed after a long pause stops its browsers before anything else.
     this.checkFence();
     try {
-      // One renewal interval for the whole round trip: a slower answer is no renewal.
-      const alive = await withTimeout(clusterRows.heartbeat(pool, leases.nodeId, this.incarnation, this.state), leaseRenewMs, 'the heartbeat');
+      // Each statement may take what is left before the fence (a loaded database is slow, not gone);
+      // an answer after it does not count.
+      const left = () => Math.max(1, Math.floor(fenceDeadline(started, leaseTtlMs, leaseRenewMs) - this.now()));
+      const alive = await withTimeout(clusterRows.heartbeat(pool, leases.nodeId, this.incarnation, this.state), left(), 'the heartbeat');
       if (!alive) return this.onReplaced();
-      const read = await withTimeout(clusterRows.renew(pool, leases.nodeId, leaseTtlMs), leaseRenewMs, 'the lease renewal');
+      const read = await withTimeout(clusterRows.renew(pool, leases.nodeId, leaseTtlMs), left(), 'the lease renewal');
       if (mustSelfFence(this.now(), started, leaseTtlMs, leaseRenewMs)) return; // renewed too late to count
       this.lastRenewStartedAt = started;
       leases.renewedUntil(fenceDeadline(started, leaseTtlMs, leaseRenewMs));
       // Each worker hears it too: frozen, this process could not stop them; they stop themselves.
       this.options.fleet.leaseWorkers(leases.remainingMs(this.now()));
       await this.reconcile(read);
+      this.wake();
+    } catch (err) {
+      this.log.warn(`lease renewal failed: ${coerceError(err).message}`);
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async place(): Promise<void> {
+    try {
       if (this.state === 'up' && !this.replaced) await this.claim();
       await this.markDeadNodes();
     } catch (err) {
-      this.log.warn(`cluster tick failed: ${coerceError(err).message}`);
+      this.log.warn(`placement failed: ${coerceError(err).message}`);
     }
   }
 
@@ -240,15 +261,19 @@ export class ClusterNode {
     this.wake();
   }
 
-  /** Graceful stop: no more claims, every instance handed over, the node marked stopped. */
+  /**
+   * Graceful stop: no more claims, every instance handed over (the leases still renewed meanwhile,
+   * so none lapses under a slow hand-over), then the loops stop and the node is marked stopped.
+   */
   async stop(): Promise<void> {
     this.state = 'draining';
     await clusterRows.setState(this.options.pool, this.nodeId, this.incarnation, 'draining').catch(() => undefined);
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking;
+    await this.placing;
     const moved = await this.handOverAll();
+    this.stopped = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.watchdog) clearInterval(this.watchdog);
+    await this.placing;
     await clusterRows.setState(this.options.pool, this.nodeId, this.incarnation, 'stopped').catch(() => undefined);
     this.log.info(`node ${this.nodeId} stopped: ${moved} instance(s) handed over`);
   }

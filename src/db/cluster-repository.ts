@@ -85,9 +85,20 @@ export const clusterRows = {
     return res.affectedRows === 1;
   },
 
-  /** Extends every live lease of the node and reads back what it holds (instance → epoch). */
+  /**
+   * Extends every live lease of the node and reads back what it holds (instance → epoch). A claim
+   * of another node may pick this statement as a deadlock victim (the two lock an instance's row
+   * and its index entry in opposite orders): it is run again at once, up to three times.
+   */
   async renew(pool: Pool, nodeId: string, ttlMs: number): Promise<Map<string, number>> {
-    await pool.query(`UPDATE instances SET lease_until = ${LEASE_END} WHERE owner_node = ? AND lease_until > NOW(3)`, [ttlMs * 1000, nodeId]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await pool.query(`UPDATE instances SET lease_until = ${LEASE_END} WHERE owner_node = ? AND lease_until > NOW(3)`, [ttlMs * 1000, nodeId]);
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ER_LOCK_DEADLOCK' || attempt >= 3) throw err;
+      }
+    }
     const [rows] = await pool.query<RowDataPacket[]>('SELECT id, lease_epoch FROM instances WHERE owner_node = ? AND lease_until > NOW(3)', [nodeId]);
     return new Map(rows.map((r) => [r.id as string, Number(r.lease_epoch)]));
   },

@@ -50,13 +50,15 @@ export class SessionStoreRepository {
   /** Replaces the instance's backup with `data`, row and chunks in one transaction. Fails when the instance does not exist. */
   save(instanceId: string, data: Buffer, sha256: string): Promise<StoredBackupMeta> {
     return inTransaction(this.pool, async (conn) => {
-      await this.fence?.(conn, instanceId);
       await conn.query(
         `INSERT INTO session_backups (instance_id, size, sha256, saved_at, saved_by, saves) VALUES (?, ?, ?, CURRENT_TIMESTAMP(3), ?, 1)
          ON DUPLICATE KEY UPDATE size = VALUES(size), sha256 = VALUES(sha256), saved_at = VALUES(saved_at), saved_by = VALUES(saved_by), saves = saves + 1`,
         [instanceId, data.length, sha256, this.node],
       );
       await writeBlob(conn, CHUNKS, instanceId, data);
+      // Last, just before the commit: the instance's row is locked only for the check, not while
+      // megabytes are written (its node's lease renewal waits on that lock).
+      await this.fence?.(conn, instanceId);
       const [rows] = await conn.query<RowDataPacket[]>('SELECT size, sha256, saved_at, saved_by, saves FROM session_backups WHERE instance_id = ?', [instanceId]);
       return metaOf(rows[0]!);
     });

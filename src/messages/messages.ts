@@ -194,6 +194,8 @@ export class Messages {
         },
       },
       notify: [{ name: 'message.received', payload: { instanceId, ...p, at } }],
+      // Committed (or known already): the worker may forget it; until then it reports it again after a restart.
+      onRecorded: () => this.deps.fleet.find(instanceId)?.currentWorker?.inboundRecorded?.([p.id]),
     });
   }
 

@@ -47,6 +47,8 @@ export interface JournalEntry {
   notify?: readonly Notice[];
   /** Past the queue bound, a newer pending entry with the same key replaces this one (QR rotations). */
   coalesce?: string;
+  /** Called once the database holds what the entry says (written now, later after an outage, or there already). */
+  onRecorded?: () => void;
 }
 
 /**
@@ -229,6 +231,7 @@ export class Journal {
           // anything else happened live whatever the row said (a status of a row removed meanwhile).
           this.announce(head, outcome === 'written' || !QUIET_WHEN_UNCHANGED.has(head.entry.change?.kind ?? ''));
           head.settle(outcome);
+          if (outcome === 'written' || outcome === 'unchanged') head.entry.onRecorded?.();
         } catch (err) {
           if (err instanceof BrokenCircuitError || isOutage(err)) {
             this.holdBack(key, queue);

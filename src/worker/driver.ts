@@ -9,6 +9,7 @@ import { WorkerEvent, type DeepResult, type FindRequest, type FindResult, type M
 import { AppError } from '../errors/index.js';
 import { MessageDriver, type Report } from './message-driver.js';
 import { adoptRemoteProfile } from './profile-layout.js';
+import { InboundOutbox } from './inbound-outbox.js';
 import { WorkerRemoteAuth } from './remote-auth.js';
 import { profileDir, remoteProfileDir } from './session-path.js';
 import type { AskSupervisor } from './session-store.js';
@@ -82,7 +83,7 @@ export class ClientDriver {
     /** Requests to the supervisor: the session store's calls (SESSION_STORE=mysql). */
     private readonly ask: AskSupervisor | null = null,
   ) {
-    this.messages = new MessageDriver(() => this.requirePage(), report);
+    this.messages = new MessageDriver(() => this.requirePage(), report, new InboundOutbox(profileDir(init.sessionRoot, init.instanceId)));
   }
 
   get browserPid(): number | null {
@@ -115,9 +116,16 @@ export class ClientDriver {
     this.forwardClientEvents(client);
     this.messages.attach(client);
     await client.initialize();
+    // What an earlier start reported and the supervisor never confirmed (it was killed first).
+    this.messages.replayUnconfirmed();
   }
 
   /** LocalAuth on the profile folder; with SESSION_STORE=mysql, RemoteAuth backed up through the supervisor. */
+  /** The supervisor committed these reported messages. */
+  inboundRecorded(ids: readonly string[]): void {
+    this.messages.confirmed(ids);
+  }
+
   /** SESSION_STORE=mysql: a backup of the linked session now; false without RemoteAuth or when none was stored. */
   async backupNow(): Promise<boolean> {
     return this.remoteAuth ? this.remoteAuth.backupNow() : false;

@@ -44,7 +44,7 @@ const TERM_GRACE_MS = 1_500;
 
 /** Extra time an IPC request gets over the worker's own timeout, so the worker's answer (even its timeout error) arrives. */
 const IPC_MARGIN_MS = 1_000;
-/** A lease word needs no answer to matter; the answer only tells the channel the request is done. */
+/** A lease word (or a confirmation) needs no answer to matter; the answer only tells the channel the request is done. */
 const LEASE_ANSWER_MS = 2_000;
 
 export class WorkerStartError extends AppError {
@@ -80,6 +80,8 @@ export interface WorkerClient {
   findMessage(req: FindRequest, timeoutMs: number): Promise<FindResult>;
   /** The media of a message (serialized id); MEDIA_NOT_AVAILABLE when it has none the session can download. */
   downloadMedia(messageId: string, timeoutMs: number): Promise<MediaPayload>;
+  /** These reported messages are committed (fire and forget; a stand-in may leave it out). */
+  inboundRecorded?(ids: readonly string[]): void;
   /** SESSION_STORE=mysql: back the linked session up now; true when stored (a stand-in may leave it out). */
   backupSession?(timeoutMs: number): Promise<boolean>;
   /** CLUSTER=on: the lease is good for `validForMs` more (fire and forget; a stand-in may leave it out). */
@@ -305,6 +307,10 @@ export class WorkerHandle implements WorkerClient {
   async backupSession(timeoutMs: number): Promise<boolean> {
     const answer = await this.ask(WorkerCommand.BACKUP_SESSION, {}, timeoutMs, z.object({ saved: z.boolean() }));
     return answer.saved;
+  }
+
+  inboundRecorded(ids: readonly string[]): void {
+    if (this.alive) void this.channel.request(WorkerCommand.INBOUND_RECORDED, { ids }, LEASE_ANSWER_MS).catch(() => undefined);
   }
 
   lease(validForMs: number): void {

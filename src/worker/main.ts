@@ -131,6 +131,10 @@ channel.handle(WorkerCommand.DEMO_QUERY, (p) => {
   const { action, args } = checked(REQUEST_SCHEMAS.demoQuery, p);
   return running().demoQuery(action, args, timeoutMs);
 });
+channel.handle(WorkerCommand.INBOUND_RECORDED, (p) => {
+  running().inboundRecorded(z.object({ ids: z.array(z.string()).max(1_000) }).parse(p).ids);
+  return { ok: true };
+});
 channel.handle(WorkerCommand.BACKUP_SESSION, async () => ({ saved: await running().backupNow() }));
 channel.handle(WorkerCommand.SHUTDOWN, async (p) => {
   const { timeoutMs } = timeoutSchema.parse(p);

@@ -3,6 +3,7 @@ import wwebjs from 'whatsapp-web.js';
 import { coerceError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { AppError } from '../errors/index.js';
+import type { InboundOutbox } from './inbound-outbox.js';
 import {
   WorkerEvent,
   type FindRequest,
@@ -72,7 +73,27 @@ export class MessageDriver {
   constructor(
     private readonly access: PageAccess,
     private readonly report: Report,
+    /** Kept until the supervisor confirms each report committed (inbound-outbox.ts); null in tests that need none. */
+    private readonly outbox: InboundOutbox | null = null,
   ) {}
+
+  /** Reports a message, first writing it down until the supervisor confirms it. */
+  private emit(payload: MessageEventPayload): void {
+    this.outbox?.add(payload);
+    this.report(WorkerEvent.MESSAGE, payload);
+  }
+
+  /** A new start: what the last one reported and never heard confirmed is reported again. */
+  replayUnconfirmed(): number {
+    const pending = this.outbox?.pending() ?? [];
+    for (const payload of pending) this.report(WorkerEvent.MESSAGE, payload);
+    return pending.length;
+  }
+
+  /** The supervisor committed these (or had them already): they need no second report. */
+  confirmed(ids: readonly string[]): void {
+    this.outbox?.confirm(ids);
+  }
 
   /** Forwards a (new) client's message events. */
   attach(client: WaClient): void {
@@ -85,7 +106,7 @@ export class MessageDriver {
       if (message.fromMe && (this.own.has(message.id.id) || this.own.has(message.id._serialized))) return;
       const payload = messageEventOf(message, client.info?.wid?._serialized ?? null);
       if (message.fromMe && this.sending && this.held.length < HELD_MAX) this.held.push(payload);
-      else this.report(WorkerEvent.MESSAGE, payload);
+      else this.emit(payload);
     } catch (err) {
       this.reportError('message_create', err);
     }
@@ -182,7 +203,7 @@ export class MessageDriver {
     this.held = [];
     for (const payload of held) {
       const waId = payload.id.split('_')[2] ?? '';
-      if (!this.own.has(payload.id) && !this.own.has(waId)) this.report(WorkerEvent.MESSAGE, payload);
+      if (!this.own.has(payload.id) && !this.own.has(waId)) this.emit(payload);
     }
   }
 

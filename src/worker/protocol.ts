@@ -33,6 +33,8 @@ export const WorkerCommand = {
    * and another node may start the same session by then.
    */
   LEASE: 'lease',
+  /** These reported messages (`message` events) are committed: the worker forgets them (inbound-outbox.ts). */
+  INBOUND_RECORDED: 'inbound_recorded',
   /** SESSION_STORE=mysql: back the linked session up now (a hand-over to another node); answers `{ saved }`. */
   BACKUP_SESSION: 'backup_session',
 } as const;

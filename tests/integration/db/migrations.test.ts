@@ -24,7 +24,7 @@ describe('migrate', () => {
   it('creates the schema and records every migration', async () => {
     const applied = await migrate(db.url, MIGRATIONS_DIR, silentLogger);
     expect(applied).toEqual(readMigrations(MIGRATIONS_DIR).map((m) => m.name));
-    expect(await tables()).toEqual(['api_keys', 'inbound_messages', 'instance_events', 'instances', 'outbound_media', 'outbound_messages', 'schema_migrations', 'session_backup_chunks', 'session_backups', 'webhook_outbox']);
+    expect(await tables()).toEqual(['api_keys', 'inbound_messages', 'instance_events', 'instances', 'nodes', 'outbound_media', 'outbound_messages', 'schema_migrations', 'session_backup_chunks', 'session_backups', 'webhook_outbox']);
   });
 
   it('changes nothing when applied a second time', async () => {
