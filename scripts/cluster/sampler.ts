@@ -31,30 +31,42 @@ export interface ClusterSample {
 /** Where a node's profiles live under the run's folder: <dir>/node-N/sessions/session-<id>/… */
 const PROFILE = /\/(node-\d+)\/sessions\/session-([^/]+)(?:\/|$)/;
 
-function parentOf(pid: number): number | null {
+/** Clock ticks per second of /proc/<pid>/stat's start time (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+/** A candidate younger than this is not judged yet: it may be a fork of the browser before its exec. */
+const MIN_AGE_MS = 1_000;
+
+/** The parent pid and the age (ms) of a process, from /proc; null when it is gone. */
+function statOf(pid: number): { parent: number; ageMs: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const uptimeS = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    // fields[0] is the state (3rd field of stat): the parent is the 4th, the start time the 22nd.
+    return { parent: Number(fields[1]), ageMs: (uptimeS - Number(fields[19]) / TICKS_PER_SECOND) * 1000 };
   } catch {
     return null;
   }
 }
 
 /**
- * The main Chromium processes whose profile is under `dir`, by node and instance. A process whose
- * parent is one of them is that browser's own child (forked, not yet exec'd into a `--type=`
- * helper, so it still shows the browser's arguments for a moment): not a second browser.
+ * The main Chromium processes whose profile is under `dir`, by node and instance. Two kinds of
+ * process show a browser's arguments without being a second browser, and are left out: one whose
+ * parent is one of them (its own child, forked and not yet exec'd into a `--type=` helper), and one
+ * younger than a second (Chromium double-forks its crash handler: between the fork and the exec it
+ * is a copy of the browser whose parent is init). A real second browser lives on and is counted at
+ * the next sample.
  */
 export function browsersUnder(dir: string): BrowserSample[] {
   const found: BrowserSample[] = [];
   const candidates = processesMatching((argv) => argv.some((a) => a.startsWith('--user-data-dir=') && a.includes(dir)) && !argv.some((a) => a.startsWith('--type=')));
   const pids = new Set(candidates.map((p) => p.pid));
   for (const p of candidates) {
-    const parent = parentOf(p.pid);
-    if (parent !== null && pids.has(parent)) continue;
+    const stat = statOf(p.pid);
+    if (!stat || pids.has(stat.parent) || stat.ageMs < MIN_AGE_MS) continue;
     const arg = p.argv.find((a) => a.startsWith('--user-data-dir='))!;
     const m = PROFILE.exec(arg.slice('--user-data-dir='.length));
-    if (m) found.push({ node: m[1]!, instanceId: m[2]!, pid: p.pid, parent });
+    if (m) found.push({ node: m[1]!, instanceId: m[2]!, pid: p.pid, parent: stat.parent });
   }
   return found;
 }
