@@ -46,6 +46,21 @@ function parentOf(pid: number): number | null {
   }
 }
 
+/** A process this young is not judged yet (see browserRoots). */
+const MIN_AGE_MS = 1_000;
+
+/** True when /proc says the process started less than `ms` ago; false when it cannot tell (gone, or not a real pid). */
+function youngerThan(pid: number, ms: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptimeS = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    return (uptimeS - startTicks / 100) * 1000 < ms;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The root of each Chromium tree, by profile. A browser-looking process (no `--type=`) whose parent
  * is another Chromium process on the same profile is that browser's child caught between fork and
@@ -57,6 +72,9 @@ function browserRoots(found: FleetProcesses): Map<string, number[]> {
   const roots = new Map<string, number[]>();
   for (const c of found.chromium) {
     if (!c.browser || (c.ppid !== null && pidsOn.get(c.profile)!.has(c.ppid))) continue;
+    // Chromium double-forks its crash handler: until its exec the grandchild looks like a browser and
+    // its parent (the first fork) may be gone already. A second tree lives on: the next scan counts it.
+    if (youngerThan(c.pid, MIN_AGE_MS)) continue;
     roots.set(c.profile, [...(roots.get(c.profile) ?? []), c.pid]);
   }
   return roots;
