@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { coerceError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { clusterRows, type NodeRow, type NodeState } from '../db/cluster-repository.js';
-import type { Pool } from '../db/pool.js';
+import { idleTransactionLimit, type Pool } from '../db/pool.js';
 import { Category, type Logger } from '../logger/index.js';
 import type { Fleet } from '../supervisor/fleet.js';
 import type { Leases } from './leases.js';
@@ -86,6 +86,11 @@ export class ClusterNode {
     this.lastRenewStartedAt = startedAt;
     leases.renewedUntil(fenceDeadline(startedAt, this.options.leaseTtlMs, this.options.leaseRenewMs));
     this.log.info(`node ${leases.nodeId} joined (${this.options.url()}); ${released} lease(s) of an earlier run given back`);
+    if ((await idleTransactionLimit(pool)) === null) {
+      this.log.warn(
+        'this database has no idle_transaction_timeout (MySQL): a node paused inside a transaction keeps that instance until it resumes or its connection drops; use MariaDB 10.6+ to have the server end it within half the TTL',
+      );
+    }
     const every = Math.max(50, Math.min(250, Math.floor(this.options.leaseRenewMs / 4)));
     this.watchdog = setInterval(() => this.checkFence(), every);
     this.watchdog.unref();

@@ -56,3 +56,14 @@ export function compareLeases(held: ReadonlyMap<string, number>, read: ReadonlyM
   const unknown = [...read].filter(([id]) => !held.has(id)).map(([id, epoch]) => ({ id, epoch }));
   return { lost, unknown };
 }
+
+/**
+ * Seconds a node's database session may sit idle inside a transaction before the server ends it
+ * (MariaDB's `idle_transaction_timeout`). A node paused mid-transaction (SIGSTOP, a VM frozen)
+ * holds that instance's row lock, and survivors' claims skip locked rows: half the TTL frees the
+ * row before the paused node's lease can lapse, so the claim is not held up past the lease. A
+ * running node is never idle that long between two statements of one transaction.
+ */
+export function idleTransactionTimeoutS(ttlMs: number): number {
+  return Math.max(1, Math.floor(ttlMs / 2_000));
+}

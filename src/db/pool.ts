@@ -16,13 +16,19 @@ export const SESSION_SETUP =
 export interface PoolOptions {
   url: string;
   size: number;
+  /**
+   * CLUSTER=on: the server ends a transaction left idle this many seconds and frees its row
+   * locks (MariaDB's `idle_transaction_timeout`; MySQL has none and ignores the setting, see
+   * idleTransactionLimit).
+   */
+  idleTransactionTimeoutS?: number;
 }
 
 /**
  * A mysql2 pool whose sessions run in UTC with strict SQL modes: timestamps are stored and read
  * as UTC, and a value outside an ENUM is an error instead of a silent ''.
  */
-export function createPool({ url, size }: PoolOptions): Pool {
+export function createPool({ url, size, idleTransactionTimeoutS }: PoolOptions): Pool {
   const pool = mysql.createPool({
     uri: url,
     connectionLimit: size,
@@ -37,8 +43,21 @@ export function createPool({ url, size }: PoolOptions): Pool {
   pool.on('connection', (conn) => {
     const query = (conn as unknown as { query(sql: string, cb: (err: Error | null) => void): void }).query.bind(conn);
     for (const statement of SESSION_SETUP.split('; ')) query(statement, () => undefined);
+    // Refused by MySQL (no such variable): idleTransactionLimit tells the operator at startup.
+    if (idleTransactionTimeoutS) query(`SET SESSION idle_transaction_timeout = ${Math.floor(idleTransactionTimeoutS)}`, () => undefined);
   });
   return pool;
+}
+
+/** The idle-transaction limit this pool's sessions run with, in seconds; null when the server has none (MySQL) or it is off. */
+export async function idleTransactionLimit(pool: Pool): Promise<number | null> {
+  try {
+    const [rows] = await pool.query<mysql.RowDataPacket[]>('SELECT @@SESSION.idle_transaction_timeout AS s');
+    const seconds = Number(rows[0]?.s);
+    return seconds > 0 ? seconds : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { Leases } from '../cluster/leases.js';
 import { nodeUrl } from '../cluster/node-url.js';
+import { idleTransactionTimeoutS } from '../cluster/placement.js';
 import { Fleet } from './fleet.js';
 import type { WorkerLauncher } from './instance/handle.js';
 import type { ShutdownStep } from './shutdown.js';
@@ -55,7 +56,11 @@ export class Supervisor {
   constructor(private readonly options: SupervisorOptions) {
     const { config, log } = options;
     this.log = log.child({ category: Category.SYSTEM });
-    this.pool = createPool({ url: config.mysqlUrl, size: config.mysqlPoolSize });
+    this.pool = createPool({
+      url: config.mysqlUrl,
+      size: config.mysqlPoolSize,
+      ...(config.cluster === 'on' ? { idleTransactionTimeoutS: idleTransactionTimeoutS(config.leaseTtlMs) } : {}),
+    });
     const leases = config.cluster === 'on' ? new Leases(config.nodeId, log.child({ category: Category.SYSTEM })) : null;
     this.fleet = new Fleet({ config, pool: this.pool, log, leases, ...(options.launch ? { launch: options.launch } : {}) });
     this.cluster = leases

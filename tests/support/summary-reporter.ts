@@ -20,6 +20,16 @@ function count(testModules: ReadonlyArray<TestModule>) {
   return { passed, failed, skipped };
 }
 
+/** The ten files that took longest: the suite must stay under 20 minutes on 2 cores, and this says where it goes. */
+function slowest(testModules: ReadonlyArray<TestModule>): string {
+  const files = testModules
+    .map((mod) => ({ file: mod.moduleId.replace(`${process.cwd()}/`, ''), ms: mod.diagnostic().duration }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 10);
+  if (files.length < 2) return '';
+  return `\nslowest files:\n${files.map((f) => `  ${(f.ms / 1000).toFixed(1).padStart(6)} s  ${f.file}`).join('\n')}\n`;
+}
+
 /**
  * Closes the run with one line CI reads, `N passed, N failed`. Before printing it, checks that
  * no process started by the run is still alive: any found are listed, killed, and counted as one
@@ -44,6 +54,7 @@ export default class SummaryReporter implements Reporter {
         }
       }
     }
+    process.stdout.write(slowest(testModules));
     const tail = skipped > 0 ? `, ${skipped} skipped` : '';
     process.stdout.write(`\n${passed} passed, ${failed} failed${tail}\n`);
   }

@@ -1,7 +1,9 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Leases } from '../../../src/cluster/leases.js';
+import { idleTransactionTimeoutS } from '../../../src/cluster/placement.js';
 import { clusterRows } from '../../../src/db/cluster-repository.js';
+import { createPool, idleTransactionLimit } from '../../../src/db/pool.js';
 import { FleetEventBus } from '../../../src/supervisor/event-bus.js';
 import { Journal } from '../../../src/supervisor/journal.js';
 import { createTestDatabase, seedInstances, type TestDatabase } from '../../support/db.js';
@@ -131,6 +133,36 @@ describe('fencing in the journal', () => {
     expect(await statusOf('fenced')).toBe('DISCONNECTED');
     expect(a.stats.fencingRefusals).toBe(1);
     journal.close();
+  });
+});
+
+describe('a node paused inside a transaction', () => {
+  it('holds the row it locked only until the server ends its idle transaction; then a survivor claims the instance', async () => {
+    await resetInstances(['held', 'other']);
+    // The paused node's pool, as CLUSTER=on builds it for a 3 s TTL: the server ends its idle transaction after 1 s.
+    const paused = createPool({ url: db.url, size: 1, idleTransactionTimeoutS: idleTransactionTimeoutS(3_000) });
+    try {
+      expect(await idleTransactionLimit(paused)).toBe(1);
+      await clusterRows.claim(paused, 'paused', TTL, 2);
+      await lapse('paused');
+      const conn = await paused.getConnection();
+      await conn.beginTransaction();
+      await conn.query("SELECT id FROM instances WHERE id = 'held' FOR UPDATE"); // the journal's fencing lock, then SIGSTOP
+      expect((await clusterRows.claim(db.pool, 'survivor', TTL, 10)).map((c) => c.id)).toEqual(['other']); // SKIP LOCKED passes it by
+      let claimed: string[] = [];
+      const deadline = Date.now() + 5_000;
+      while (claimed.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        claimed = (await clusterRows.claim(db.pool, 'survivor', TTL, 10)).map((c) => c.id);
+      }
+      expect(claimed).toEqual(['held']);
+      // Thawed, the paused node's transaction is gone: its next statement fails instead of writing.
+      await expect(conn.query("UPDATE instances SET connection_status = 'CONNECTED' WHERE id = 'held'")).rejects.toThrow();
+      conn.release();
+      expect(await statusOf('held')).toBe('DISCONNECTED');
+    } finally {
+      await paused.end();
+    }
   });
 });
 

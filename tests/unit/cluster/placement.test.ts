@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimQuota, compareLeases, fenceDeadline, mustSelfFence, type NodeLoad } from '../../../src/cluster/placement.js';
+import { claimQuota, compareLeases, fenceDeadline, idleTransactionTimeoutS, mustSelfFence, type NodeLoad } from '../../../src/cluster/placement.js';
 
 const node = (id: string, load: number, capacity = 50): NodeLoad => ({ id, load, capacity });
 
@@ -51,6 +51,15 @@ describe('self-fencing deadline', () => {
     expect(mustSelfFence(12_999, 1_000, 15_000, 3_000)).toBe(false);
     expect(mustSelfFence(13_000, 1_000, 15_000, 3_000)).toBe(true);
     expect(mustSelfFence(1e9, null, 15_000, 3_000)).toBe(false);
+  });
+});
+
+describe('idle transaction limit', () => {
+  it('ends a paused node’s transaction within half the TTL, in whole seconds, never under one', () => {
+    expect(idleTransactionTimeoutS(15_000)).toBe(7);
+    expect(idleTransactionTimeoutS(10_000)).toBe(5);
+    expect(idleTransactionTimeoutS(3_000)).toBe(1);
+    for (const ttl of [3_000, 4_999, 15_000, 60_000]) expect(idleTransactionTimeoutS(ttl) * 1_000).toBeLessThanOrEqual(ttl / 2);
   });
 });
 
