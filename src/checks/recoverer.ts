@@ -1,5 +1,5 @@
 import { coerceError } from '../../lib/errors.js';
-import { ConnectionStatus } from '../domain/instance.js';
+import { ConnectionStatus, Health } from '../domain/instance.js';
 import { Category, type Logger } from '../logger/index.js';
 import type { Fleet } from '../supervisor/fleet.js';
 import type { Observations } from './observations.js';
@@ -72,7 +72,7 @@ export class Recoverer {
     const records: StepRecord[] = [];
     while (!signal.aborted) {
       const history = observations.of(id).recovery;
-      const requested = nextRecoveryStep(history, settings.rules.maxRecoveryAttempts);
+      const requested = nextRecoveryStep(history, settings.rules.maxRecoveryAttempts, verdict.health === Health.ZOMBIE);
       const step = requested === RecoveryStep.SOFT && !handle.currentWorker ? RecoveryStep.HARD : requested;
       const record = await this.runStep(id, step, requested, verdict, linked, history.failures + 1, signal);
       records.push(record);

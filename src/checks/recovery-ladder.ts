@@ -28,11 +28,13 @@ const RANK: { readonly [S in RecoveryStep]: number } = { soft: 0, hard: 1, clean
  *   failures >= 3   → cleanup  (maxAttempts failures: the health verdict is `corrupted`)
  *
  * With maxAttempts = 1 there is no hard rung: soft, then cleanup.
+ * `unresponsive` (the worker or its page stopped answering: a zombie) starts at the hard rung: a
+ * soft restart is a request to that same worker, and would only wait out its timeout.
  * While failures > 0 the ladder never steps down: a failed rung is followed by the same rung or a
  * higher one, whatever the count says (e.g. a failed cleanup is retried as a cleanup, not a soft
  * restart). With failures 0 the last step is history and the ladder starts again at the bottom.
  */
-export function nextRecoveryStep(history: RecoveryHistory, maxAttempts: number): RecoveryStep {
+export function nextRecoveryStep(history: RecoveryHistory, maxAttempts: number, unresponsive = false): RecoveryStep {
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw new RangeError(`nextRecoveryStep: maxAttempts must be an integer >= 1, got ${maxAttempts}`);
   }
@@ -40,6 +42,7 @@ export function nextRecoveryStep(history: RecoveryHistory, maxAttempts: number):
     throw new RangeError(`nextRecoveryStep: history.failures must be an integer >= 0, got ${history.failures}`);
   }
   const { failures, lastStep } = history;
+  if (failures === 0 && unresponsive) return RecoveryStep.HARD;
   const byCount: RecoveryStep = failures === 0 ? RecoveryStep.SOFT : failures < maxAttempts ? RecoveryStep.HARD : RecoveryStep.CLEANUP;
   if (failures > 0 && lastStep !== null && RANK[lastStep] > RANK[byCount]) return lastStep;
   return byCount;

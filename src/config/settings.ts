@@ -66,7 +66,8 @@ export const SETTINGS = {
   ERROR_BUDGET_WINDOW_MS: spec({ default: '300000', doc: 'Window of the error budget', schema: millis(1000) }),
   MAX_RECOVERY_ATTEMPTS: spec({ default: '3', doc: 'Failed recoveries before an instance is declared corrupted and cleaned up', schema: integer(1, 100) }),
 
-  RECONNECT_BASE_DELAY_MS: spec({ default: '2000', doc: 'Reconnect delay = min(BASE * 1.5^attempt, MAX) + random(0, JITTER)', schema: millis() }),
+  RECONNECT_BASE_DELAY_MS: spec({ default: '2000', doc: 'Reconnect delay = min(BASE * 1.5^attempt, MAX) + random(0, JITTER), except the first one of a steady connection (RECONNECT_FIRST_DELAY_MS)', schema: millis() }),
+  RECONNECT_FIRST_DELAY_MS: spec({ default: '0', doc: 'Delay of the first reconnect after an instance CONNECTED for 10 s or more went down (0: at once); from the second attempt the formula applies', schema: millis() }),
   RECONNECT_MAX_DELAY_MS: spec({ default: '300000', doc: 'Upper bound of the reconnect delay before jitter', schema: millis() }),
   RECONNECT_JITTER_MS: spec({ default: '1000', doc: 'Random extra delay so instances do not reconnect in lockstep', schema: millis() }),
   RECONNECT_MAX_ATTEMPTS: spec({ default: '20', doc: 'Reconnects tried before reconnect.failed and a human is needed', schema: integer(1, 1000) }),

@@ -166,6 +166,7 @@ export class Fleet {
         maxMs: config.reconnectMaxDelayMs,
         jitterMs: config.reconnectJitterMs,
         maxAttempts: config.reconnectMaxAttempts,
+        firstDelayMs: config.reconnectFirstDelayMs,
       },
     };
   }

@@ -9,7 +9,17 @@ export interface ReconnectPolicy {
   jitterMs: number;
   /** Reconnects tried since the last CONNECTED before giving up. */
   maxAttempts: number;
+  /** The first reconnect after a steady connection went down waits this long, not the formula (RECONNECT_FIRST_DELAY_MS). */
+  firstDelayMs: number;
 }
+
+/**
+ * A connection held this long counts as steady: when it goes down, the first reconnect does not
+ * wait out the backoff (a crash or a killed browser is not the phone's doing, and a cold restore
+ * is the whole cost). Shorter ones keep the formula, so a page that crashes soon after each
+ * connect is not restarted in a tight loop.
+ */
+export const STEADY_CONNECTION_MS = 10_000;
 
 export interface ReconnectInput {
   /** Why the instance went down: a whatsapp-web.js disconnect reason, an error text, `worker_exit`, … */
@@ -17,6 +27,8 @@ export interface ReconnectInput {
   /** Attempts already made since the last CONNECTED (the caller resets it there). */
   attempt: number;
   policy: ReconnectPolicy;
+  /** How long the instance had been CONNECTED when it went down; null or absent when it was not CONNECTED. */
+  connectedForMs?: number | null;
 }
 
 export type ReconnectDecision =
@@ -66,6 +78,8 @@ export function decideReconnect(input: ReconnectInput, random: () => number = Ma
   // Checked before the cap: a logout stays a logout whatever the count, and the human must know why.
   if (isNoReconnectReason(reason)) return { action: 'wait_for_human', reason };
   if (attempt >= policy.maxAttempts) return { action: 'give_up', reason: 'max_attempts' };
+  // The seeds' formula from the second attempt on: only a steady connection's first try skips it.
+  if (attempt === 0 && (input.connectedForMs ?? -1) >= STEADY_CONNECTION_MS) return { action: 'retry', attempt: 1, delayMs: Math.round(policy.firstDelayMs) };
   const { baseMs, maxMs, jitterMs } = policy;
   const delay = backoffDelay(attempt, { baseMs, maxMs, jitterMs, factor: FACTOR }, random);
   // Timers have millisecond resolution (Node truncates fractions); rounding here makes the
@@ -73,7 +87,7 @@ export function decideReconnect(input: ReconnectInput, random: () => number = Ma
   return { action: 'retry', attempt: attempt + 1, delayMs: Math.round(delay) };
 }
 
-/** The delays a reconnect loop that never succeeds waits, in order: one per attempt up to the cap. */
+/** The delays a reconnect loop that never succeeds waits, in order (the instance was not CONNECTED): one per attempt up to the cap. */
 export function reconnectSchedule(policy: ReconnectPolicy, random: () => number = Math.random): number[] {
   const delays: number[] = [];
   for (let attempt = 0; ; attempt++) {

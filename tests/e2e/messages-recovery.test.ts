@@ -24,6 +24,7 @@ beforeAll(async () => {
     SEND_JITTER_MS: String(JITTER_MS),
     // Long enough to accept 100 messages while the instance waits to reconnect.
     RECONNECT_BASE_DELAY_MS: '8000',
+    RECONNECT_FIRST_DELAY_MS: '8000',
     RECONNECT_JITTER_MS: '0',
     // Long enough for the crash-point tests to kill the worker themselves while the send hangs.
     SEND_TIMEOUT_MS: '10000',

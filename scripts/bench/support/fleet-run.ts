@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withTimeout } from '../../../lib/timeout.js';
 import { createLogger, type Logger } from '../../../src/logger/index.js';
+import { Checks } from '../../../src/checks/checks.js';
+import { checkSettings } from '../../../src/checks/settings.js';
 import { Fleet } from '../../../src/supervisor/fleet.js';
 import { createTestDatabase, type TestDatabase } from '../../../tests/support/db.js';
 import { testConfig } from '../../../tests/support/fleet.js';
@@ -18,6 +20,8 @@ export const CHROME_PATH = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 export interface RunningFleet {
   fleet: Fleet;
   watch: FleetWatch;
+  /** The four check loops at the fleet's settings, when the bench asked for them. */
+  checks: Checks | null;
 }
 
 /** What a fleet bench gets: a throwaway database, a session root, and fleets on both that the run cleans up. */
@@ -30,7 +34,7 @@ export interface FleetBenchRun {
    * Starts a fleet in demo mode (fake WhatsApp Web) with the test defaults of
    * tests/support/fleet.ts overridden by `settings`; its events are watched from before its boot.
    */
-  startFleet(settings: Record<string, string>): Promise<RunningFleet>;
+  startFleet(settings: Record<string, string>, options?: { checks?: boolean }): Promise<RunningFleet>;
   /** Stops the fleet gracefully, then kills whatever of the run it left behind (and says so). */
   stopFleet(running: RunningFleet): Promise<void>;
 }
@@ -65,6 +69,7 @@ export async function runFleetBench(name: string, body: (run: FleetBenchRun) => 
   async function stopFleet(running: RunningFleet): Promise<void> {
     fleets.delete(running);
     running.watch.close();
+    await running.checks?.stop();
     await withTimeout(running.fleet.stop(), FLEET_STOP_TIMEOUT_MS, 'fleet stop').catch((err: unknown) => progress(`fleet stop: ${describeError(err)}`));
     await killLeftovers('after a fleet stop');
   }
@@ -95,13 +100,14 @@ export async function runFleetBench(name: string, body: (run: FleetBenchRun) => 
       db,
       sessionRoot,
       chromiumAtStart,
-      startFleet: async (settings) => {
+      startFleet: async (settings, { checks = false } = {}) => {
         if (cleaning) throw new Error('the run is being cleaned up: no new fleet');
         const config = testConfig(db!.url, sessionRoot, { CHROME_PATH, ...settings });
         const fleet = new Fleet({ config, pool: db!.pool, log });
-        const running = { fleet, watch: new FleetWatch(fleet.events) };
+        const running: RunningFleet = { fleet, watch: new FleetWatch(fleet.events), checks: checks ? new Checks({ fleet, log, settings: checkSettings(config) }) : null };
         fleets.add(running);
         await fleet.start();
+        running.checks?.start();
         return running;
       },
       stopFleet,

@@ -364,15 +364,16 @@ export class InstanceHandle {
   /** Worker exit, browser gone, page closed, an unexpected disconnect: all seen at once, all handled the same. */
   private async onCrash(kind: string, data: Record<string, unknown>): Promise<void> {
     const detectedAt = this.now();
+    const connectedForMs = this.core.status === ConnectionStatus.CONNECTED ? detectedAt.getTime() - this.core.statusChangedAt.getTime() : null;
     this.recordError(describeCrash(kind, data));
     await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
     await this.core.move(LifecycleEvent.DISCONNECTED, kind, { data: { ...data, detectedAt: detectedAt.toISOString() }, patch: { lastError: this.facts.lastError } });
-    await this.scheduleReconnect(kind);
+    await this.scheduleReconnect(kind, connectedForMs);
   }
 
-  private async scheduleReconnect(reason: string): Promise<void> {
+  private async scheduleReconnect(reason: string, connectedForMs: number | null = null): Promise<void> {
     if (this.stopping) return;
-    const decision = this.reconnect.decide(reason, this.facts.attempts);
+    const decision = this.reconnect.decide(reason, this.facts.attempts, connectedForMs);
     if (decision.action === 'wait_for_human') {
       await this.onNoReconnect(reason, LifecycleEvent.DISCONNECTED);
       return;

@@ -18,8 +18,8 @@ export class ReconnectTimer {
   }
 
   /** What the policy says after `reason`, with `attempts` already made. Pure: nothing is scheduled. */
-  decide(reason: string, attempts: number): ReconnectDecision {
-    return decideReconnect({ reason, attempt: attempts, policy: this.policy }, this.random);
+  decide(reason: string, attempts: number, connectedForMs: number | null = null): ReconnectDecision {
+    return decideReconnect({ reason, attempt: attempts, policy: this.policy, connectedForMs }, this.random);
   }
 
   schedule(delayMs: number, reconnect: () => void): void {

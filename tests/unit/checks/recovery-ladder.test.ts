@@ -43,6 +43,28 @@ describe('nextRecoveryStep: the ladder with MAX_RECOVERY_ATTEMPTS = 3', () => {
   });
 });
 
+describe('nextRecoveryStep: a worker or page that does not answer (zombie)', () => {
+  it.each([1, 3, 5])('skips the soft restart and starts at hard (maxAttempts %i)', (max) => {
+    expect(nextRecoveryStep({ failures: 0, lastStep: null }, max, true)).toBe(HARD);
+    expect(nextRecoveryStep({ failures: 0, lastStep: CLEANUP }, max, true)).toBe(HARD);
+  });
+
+  it('climbs hard, hard, cleanup when every recovery fails, and never reaches the cleanup sooner than an answering worker does', () => {
+    const climb = (unresponsive: boolean) => {
+      const steps: RecoveryStep[] = [];
+      let history: RecoveryHistory = { failures: 0, lastStep: null };
+      while (steps.at(-1) !== CLEANUP) {
+        const step = nextRecoveryStep(history, 3, unresponsive);
+        steps.push(step);
+        history = { failures: history.failures + 1, lastStep: step };
+      }
+      return steps;
+    };
+    expect(climb(true)).toEqual([HARD, HARD, HARD, CLEANUP]);
+    expect(climb(false)).toEqual([SOFT, HARD, HARD, CLEANUP]);
+  });
+});
+
 describe('nextRecoveryStep: other maxima', () => {
   it('with maxAttempts 1 there is no hard rung: soft, then cleanup', () => {
     expect(nextRecoveryStep({ failures: 0, lastStep: null }, 1)).toBe(SOFT);

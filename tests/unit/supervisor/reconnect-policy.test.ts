@@ -8,7 +8,7 @@ import {
 } from '../../../src/supervisor/reconnect-policy.js';
 
 /** The defaults of RECONNECT_BASE_DELAY_MS, _MAX_DELAY_MS, _JITTER_MS and _MAX_ATTEMPTS. */
-const policy: ReconnectPolicy = { baseMs: 2000, maxMs: 300_000, jitterMs: 1000, maxAttempts: 20 };
+const policy: ReconnectPolicy = { baseMs: 2000, maxMs: 300_000, jitterMs: 1000, maxAttempts: 20, firstDelayMs: 0 };
 const uncapped: ReconnectPolicy = { ...policy, maxAttempts: 1000 };
 const lowest = () => 0;
 const highest = () => 0.999;
@@ -31,6 +31,33 @@ const FORMULA: [attempt: number, exact: number, atLowest: number, atHighest: num
   [12, 259492.67578125, 259493, 260492],
   ...Array.from({ length: 13 }, (_, i): [number, number, number, number] => [13 + i, 300_000, 300_000, 300_999]),
 ];
+
+describe('decideReconnect: the first reconnect of a steady connection', () => {
+  const steady = { reason: 'worker_exit', attempt: 0, policy, connectedForMs: 10_000 };
+
+  it('is at once (RECONNECT_FIRST_DELAY_MS, default 0), jitter or not, once the instance was CONNECTED 10 s or more', () => {
+    expect(decideReconnect(steady, highest)).toEqual({ action: 'retry', attempt: 1, delayMs: 0 });
+    expect(decideReconnect({ ...steady, connectedForMs: 3_600_000 }, highest)).toEqual({ action: 'retry', attempt: 1, delayMs: 0 });
+    expect(decideReconnect({ ...steady, policy: { ...policy, firstDelayMs: 8_000 } }, highest)).toEqual({ action: 'retry', attempt: 1, delayMs: 8_000 });
+  });
+
+  it('keeps the formula for a connection shorter than 10 s, for an instance that was not CONNECTED, and from the second attempt', () => {
+    expect(decideReconnect({ ...steady, connectedForMs: 9_999 }, lowest)).toEqual({ action: 'retry', attempt: 1, delayMs: 2_000 });
+    expect(decideReconnect({ ...steady, connectedForMs: null }, lowest)).toEqual({ action: 'retry', attempt: 1, delayMs: 2_000 });
+    expect(decideReconnect({ reason: 'worker_exit', attempt: 0, policy }, lowest)).toEqual({ action: 'retry', attempt: 1, delayMs: 2_000 });
+    expect(decideReconnect({ ...steady, attempt: 1 }, lowest)).toEqual({ action: 'retry', attempt: 2, delayMs: 3_000 });
+  });
+
+  it('a crash loop after it (every start dies before CONNECTED) waits the seeds’ delays from the second attempt, up to the cap', () => {
+    const delays = [decideReconnect(steady, lowest)];
+    for (let attempt = 1; attempt < policy.maxAttempts + 1; attempt++) delays.push(decideReconnect({ reason: 'worker_exit', attempt, policy }, lowest));
+    expect(delays.map((d) => (d.action === 'retry' ? d.delayMs : d.action))).toEqual([0, ...reconnectSchedule(policy, lowest).slice(1), 'give_up']);
+  });
+
+  it('still waits for a human after a reason that forbids reconnecting', () => {
+    expect(decideReconnect({ ...steady, reason: 'LOGOUT' })).toEqual({ action: 'wait_for_human', reason: 'LOGOUT' });
+  });
+});
 
 describe('decideReconnect: the delay formula', () => {
   it('the table covers attempts 0..25 and matches min(BASE * 1.5^attempt, MAX)', () => {

@@ -52,7 +52,7 @@ function fleet(memoryMb = 0) {
         pending.set(id, resolve);
       }),
   );
-  const settings = { workerStopTimeoutMs: 1_000, qrIdleTimeoutMs: 60_000, reconnect: { baseMs: 1_000, maxMs: 30_000, jitterMs: 0, maxAttempts: 3 } };
+  const settings = { workerStopTimeoutMs: 1_000, qrIdleTimeoutMs: 60_000, reconnect: { baseMs: 1_000, maxMs: 30_000, jitterMs: 0, maxAttempts: 3, firstDelayMs: 0 } };
   const handle = (id: string, over: Partial<Instance> = {}) => new InstanceHandle(id, row(id, over), { journal, log: silentLogger, launch, settings, gate });
   return { gate, memory, launched, handle, entries, finish: (id: string) => pending.get(id)!(fakeClient()) };
 }

@@ -10,7 +10,7 @@ const T0 = ROW_T0;
 const SETTINGS: InstanceSettings = {
   workerStopTimeoutMs: 5_000,
   qrIdleTimeoutMs: 60_000,
-  reconnect: { baseMs: 1_000, maxMs: 30_000, jitterMs: 0, maxAttempts: 3 },
+  reconnect: { baseMs: 1_000, maxMs: 30_000, jitterMs: 0, maxAttempts: 3, firstDelayMs: 0 },
 };
 
 /** Lets pending promise callbacks run (microtasks only: fake timers do not fire). */
@@ -269,6 +269,41 @@ describe('InstanceHandle', () => {
     expect(launchedAt).toEqual([1_000, 2_500, 4_750]);
     expect(h.statusEntries().at(-1)!.change).toEqual({ kind: 'status', to: ConnectionStatus.DISCONNECTED, reason: 'max_attempts' });
     expect(h.handle.live.nextReconnectAt).toBeNull();
+  });
+
+  it('a crash after a steady connection (CONNECTED 10 s or more) reconnects at once; then a page that crashes on every start backs off per the formula from the second attempt', async () => {
+    const h = await started();
+    h.emit('ready', { wid: 'w@c.us', pushname: 'P' });
+    await flush();
+    await vi.advanceTimersByTimeAsync(10_000);
+    const crashedAt = Date.now() - T0.getTime();
+    const launchedAt: number[] = [];
+    h.launch.mockImplementation(async (_id, listener) => {
+      h.listeners.push(listener);
+      launchedAt.push(Date.now() - T0.getTime() - crashedAt);
+      const w = fakeWorker();
+      h.workers.push(w);
+      queueMicrotask(() => w.exit());
+      return w.client;
+    });
+    h.workers[0]!.exit({ code: null, signal: 'SIGKILL' });
+    await flush();
+    expect(h.statusEntries().find((e) => e.change?.kind === 'status' && e.change.to === ConnectionStatus.RECONNECTING)!.event).toMatchObject({ data: { attempt: 1, delayMs: 0 } });
+    await vi.advanceTimersByTimeAsync(60_000);
+    await flush();
+    // Attempt 1 at once; attempts 2 and 3 wait BASE * 1.5^1 and BASE * 1.5^2 (1500, 2250 ms) after the crash before them.
+    expect(launchedAt).toEqual([0, 1_500, 3_750]);
+    expect(h.statusEntries().at(-1)!.change).toEqual({ kind: 'status', to: ConnectionStatus.DISCONNECTED, reason: 'max_attempts' });
+  });
+
+  it('a crash within 10 s of connecting waits the formula, so a page that dies soon after every connect is not restarted in a tight loop', async () => {
+    const h = await started();
+    h.emit('ready', { wid: 'w@c.us', pushname: 'P' });
+    await flush();
+    await vi.advanceTimersByTimeAsync(9_999);
+    h.workers[0]!.exit();
+    await flush();
+    expect(h.statusEntries().find((e) => e.change?.kind === 'status' && e.change.to === ConnectionStatus.RECONNECTING)!.event).toMatchObject({ data: { attempt: 1, delayMs: 1_000 } });
   });
 
   it('crashes back to back grow the delay and give up at maxAttempts (reconnect.failed + no.connection)', async () => {

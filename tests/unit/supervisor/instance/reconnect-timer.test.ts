@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ReconnectTimer } from '../../../../src/supervisor/instance/reconnect-timer.js';
 import type { ReconnectPolicy } from '../../../../src/supervisor/reconnect-policy.js';
 
-const POLICY: ReconnectPolicy = { baseMs: 1_000, maxMs: 10_000, jitterMs: 500, maxAttempts: 4 };
+const POLICY: ReconnectPolicy = { baseMs: 1_000, maxMs: 10_000, jitterMs: 500, maxAttempts: 4, firstDelayMs: 0 };
 const T0 = new Date('2026-01-15T10:00:00.000Z');
 
 describe('ReconnectTimer', () => {
