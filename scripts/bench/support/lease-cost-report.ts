@@ -150,10 +150,10 @@ export type Statements = Partial<Record<'select' | 'insert' | 'update' | 'delete
  */
 export const RENEWAL: Statements = { update: 2, select: 4, begin: 1, commit: 1 };
 /**
- * Per supervisor and webhook poll (src/webhooks/outbox.ts claimDue, every second when idle):
- * SET TRANSACTION ISOLATION LEVEL, BEGIN, SELECT … FOR UPDATE SKIP LOCKED, COMMIT.
+ * Per supervisor and webhook poll (src/webhooks/outbox.ts claimDue, every second when idle): one
+ * plain read finds nothing due (the claim's transaction only runs when something is).
  */
-export const WEBHOOK_POLL: Statements = { other: 1, begin: 1, select: 1, commit: 1 };
+export const WEBHOOK_POLL: Statements = { select: 1 };
 /** Per supervisor and message sweep (src/messages/sender.ts, every 5 s): instancesWithWaiting. */
 export const MESSAGE_SWEEP: Statements = { select: 1 };
 /** Per supervisor and check-loop tick (health, deep, recovery): one read of the instance rows (fleet.rows()); nothing written while nothing changes. */

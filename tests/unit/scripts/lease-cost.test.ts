@@ -85,23 +85,24 @@ describe('bench:lease-cost report', () => {
     const base = { windowStartMs: 10 * 60_000 - 15_000, windowEndMs: 11 * 60_000 - 15_000, leaseRenewMs: 3_000, webhookPollMs: 1_000, sweepMs: 5_000, healthIntervalMs: 30_000, deepIntervalMs: 120_000, recoveryIntervalMs: 60_000 };
     const single = expectedStatements({ ...base, nodes: 1, cluster: false });
     expect(single.some((r) => r.lease)).toBe(false);
-    // 60 webhook polls × 4, 12 sweeps, 2 health + 1 deep + 1 recovery reads.
-    expect(single.map((r) => r.statements)).toEqual([240, 12, 4]);
+    // 60 idle webhook polls × 1 read, 12 sweeps, 2 health + 1 deep + 1 recovery reads.
+    expect(single.map((r) => r.statements)).toEqual([60, 12, 4]);
     const three = expectedStatements({ ...base, nodes: 3, cluster: true });
     const lease = three.find((r) => r.lease)!;
     // 20 renewals per node × (heartbeat, renew UPDATE + SELECT, nodes, free count, markDead BEGIN/SELECT/COMMIT).
     expect(lease.statements).toBe(3 * 20 * 8);
     expect(lease.perNodePerSecond).toBeCloseTo(8 / 3, 10);
     expect(lease.detail).toEqual({ update: 120, select: 240, begin: 60, commit: 60 });
-    expect(three.filter((r) => !r.lease).map((r) => r.statements)).toEqual([720, 36, 12]);
+    expect(three.filter((r) => !r.lease).map((r) => r.statements)).toEqual([180, 36, 12]);
   });
 
   it('sets the model beside the measurement and shows what is left unexplained', () => {
     const rows = expectedStatements({ nodes: 1, cluster: false, windowStartMs: 45_000, windowEndMs: 55_000, leaseRenewMs: 3_000, webhookPollMs: 1_000, sweepMs: 5_000, healthIntervalMs: 30_000, deepIntervalMs: 120_000, recoveryIntervalMs: 60_000 });
-    const d = counterDelta(status({ Questions: 0 }), status({ Questions: 46 }), 10_000);
+    const d = counterDelta(status({ Questions: 0 }), status({ Questions: 16 }), 10_000);
     const table = modelTable('A', rows, d, 1);
-    expect(table).toContain('| **expected, all sources** |  | 42 | 4.20 | 4.20 |');
-    expect(table).toContain('| **measured (Questions)** |  | 45 | 4.50 | 4.50 |');
+    // 10 idle polls, 2 sweeps, no check-loop tick in [45 s, 55 s).
+    expect(table).toContain('| **expected, all sources** |  | 12 | 1.20 | 1.20 |');
+    expect(table).toContain('| **measured (Questions)** |  | 15 | 1.50 | 1.50 |');
     expect(table).toContain('| measured − expected |  | 3 | 0.30 | 0.30 |');
   });
 });
