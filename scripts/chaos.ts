@@ -54,7 +54,7 @@ import { buildDefective, DEFECT_NAMES, DEFECTS } from './chaos/defects.js';
 import { deckFor, FAULT_KINDS, faultSequence, inject, NODE_FAULT_KINDS, NODES_DECK, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
 import { AnnouncedChanges, unrecordedChanges } from './chaos/announced.js';
 import { DEFAULT_STREAM, MessageStream, streamSummary, type StreamReport } from './chaos/messages.js';
-import { killWindows, missingEvidence } from './chaos/evidence.js';
+import { killWindows, missingEvidence, reportedEvidence } from './chaos/evidence.js';
 import { notificationViolations, pendingWebhooks, qrAskedSince, recordedStatuses, rowViolations, webhookViolations } from './chaos/invariants.js';
 import { startProduct } from './chaos/product.js';
 import { duplicateBrowsers, processViolations } from './chaos/processes.js';
@@ -400,7 +400,7 @@ async function main(): Promise<number> {
     supervisorPssVerdict: memoryVerdict ?? null,
     webhooks: { received: receiver.received.length, accepted: receiver.accepted().length },
     messages: messages ?? null,
-    evidence,
+    evidence: reportedEvidence(evidence, several),
     slowestApiAnswerMs: timeline?.slowestAnswerMs ?? null,
     violations: faultViolations + finalViolations.length,
   };

@@ -5,6 +5,13 @@ import type { FaultRecord } from './report.js';
 /** What each invariant of a chaos run was judged on: how many observations (none is a failure). */
 export type Evidence = Record<'refusedDeliveries' | 'announcedChecked' | 'notificationsCompared' | 'processScans' | 'clusterSamples' | 'clusterBrowsersSeen' | 'instancesMoved' | 'thawsChecked' | 'nodeDownNotified' | 'movedNotified', number>;
 
+/** Evidence of the nodes' invariants: in the report of a run of several nodes only (one supervisor's report stays as it was). */
+const NODE_EVIDENCE: ReadonlySet<string> = new Set(['clusterSamples', 'clusterBrowsersSeen', 'instancesMoved', 'thawsChecked', 'nodeDownNotified', 'movedNotified']);
+
+export function reportedEvidence<E extends object>(evidence: E, several: boolean): Partial<E> {
+  return several ? evidence : (Object.fromEntries(Object.entries(evidence).filter(([k]) => !NODE_EVIDENCE.has(k))) as Partial<E>);
+}
+
 /** An invariant with nothing to judge is a failure: each fault that ran must have left its evidence. */
 export function missingEvidence(records: readonly FaultRecord[], evidence: Evidence, several: boolean): string[] {
   const ran = (...kinds: string[]) => records.some((r) => kinds.includes(r.kind));

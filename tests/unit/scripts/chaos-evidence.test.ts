@@ -54,3 +54,12 @@ describe('the evidence behind each invariant (scripts/chaos/evidence.ts)', () =>
     ]);
   });
 });
+
+describe('the evidence in the report', () => {
+  it("keeps one supervisor's report as it was and adds the nodes' evidence with several nodes", async () => {
+    const { reportedEvidence } = await import('../../../scripts/chaos/evidence.js');
+    const evidence = { ...full, outageSamples: 3 };
+    expect(Object.keys(reportedEvidence(evidence, false)).sort()).toEqual(['announcedChecked', 'notificationsCompared', 'outageSamples', 'processScans', 'refusedDeliveries']);
+    expect(reportedEvidence(evidence, true)).toEqual(evidence);
+  });
+});
