@@ -31,7 +31,7 @@
  * supervisor's SIGKILL/SIGTERM are left out: a full database outage stops a cluster by design.
  * Every 200 ms the cluster sampler judges across all nodes: never two live browsers for one
  * instance, never an enabled instance unowned past TTL + one renewal. Requests go to the nodes in
- * turn (forwarded to each instance's owner); before each node fault the message stream is quiet
+ * turn (forwarded to each instance's owner); before each node fault and each unpaired the message stream is quiet
  * for a moment (scripts/chaos/messages.ts says why). --ttl-ms and --renew-ms set the leases
  * (default the product's, 15000 and 3000, as the failover bench ran them). The supervisor memory
  * rule is not judged with several nodes (nodes restart, and their loads differ by design).
@@ -255,7 +255,7 @@ async function main(): Promise<number> {
     announced = product.eventSources.map((source) => ({ node: source.node, changes: new AnnouncedChanges(source.api) }));
     announced.forEach((a) => a.changes.start());
     const key = target.api().key;
-    stream = new MessageStream(() => target.api().base, key, ids, { ...DEFAULT_STREAM, seed: opts.seed, sendEveryMs: opts.sendEveryMs, inboundEveryMs: opts.inboundEveryMs }, (waIds) => inboundRecorded(db, waIds));
+    stream = new MessageStream(() => target.api().base, key, ids, { ...DEFAULT_STREAM, seed: opts.seed, sendEveryMs: opts.sendEveryMs, inboundEveryMs: opts.inboundEveryMs, quietBefore: several ? [...NODE_FAULT_KINDS, 'unpaired'] : [] }, (waIds) => inboundRecorded(db, waIds));
     stream.start();
     const pace = (ms: readonly number[]) => ms.map((v) => v / 1000).join('-');
     progress(`message stream: per instance a send every ${pace(opts.sendEveryMs)} s and an inbound message every ${pace(opts.inboundEveryMs)} s`);

@@ -2,7 +2,7 @@ import { between, pick, seededRandom, type Random } from '../../lib/seeded-rando
 import { sleep } from '../../lib/timeout.js';
 import type { Receiver } from '../../tests/support/webhook-receiver.js';
 import type { InstanceSummary } from '../support/api-client.js';
-import { FaultKind, NODE_FAULT_KINDS } from './faults.js';
+import { FaultKind } from './faults.js';
 import {
   judgeInbound,
   judgeSends,
@@ -31,11 +31,12 @@ import {
  * failed/expired with a reason; every inbound message the page took reached the receiver.
  *
  * With several nodes each request goes to a node that answers (forwarded to the instance's owner),
- * and a node fault is preceded by a quiet moment (quiesce): "WhatsApp"'s record of the sends lives
- * in the page's profile, which moves to another node only as its last backup, so before a node is
- * taken away the stream stops firing, waits until nothing is queued or sending and every inbound
- * message the pages took is recorded, and reads every page; the stream goes on the moment the
- * fault hits, through the move. The verdict judges each instance's pages over all its lives.
+ * and a node fault or an unpair is preceded by a quiet moment (quiesce): "WhatsApp"'s record of
+ * the sends lives in the page's profile, which moves to another node only as its last backup and
+ * is deleted with an unpaired session, so before such a fault the stream stops firing, waits until
+ * nothing is queued or sending and every inbound message the pages took is recorded, and reads
+ * every page; the stream goes on the moment the fault hits. The verdict judges each instance's
+ * pages over all their lives.
  */
 
 export interface MessageStreamOptions {
@@ -53,6 +54,12 @@ export interface MessageStreamOptions {
    * request may or may not have been committed, and the retry with the same key must tell.
    */
   cutShare: number;
+  /**
+   * Faults preceded by a quiet moment (quiesce): with several nodes, those after which an
+   * instance's page may come back without its record (a node taken away; an unpair, which with
+   * SESSION_STORE=mysql deletes the session and its profile).
+   */
+  quietBefore: readonly FaultKind[];
 }
 
 export const DEFAULT_STREAM: Omit<MessageStreamOptions, 'seed'> = {
@@ -62,6 +69,7 @@ export const DEFAULT_STREAM: Omit<MessageStreamOptions, 'seed'> = {
   retryForMs: 90_000,
   armShare: 0.5,
   cutShare: 0.1,
+  quietBefore: [],
 };
 
 /** Chats each instance writes to (all on WhatsApp), and the phones inbound messages come from. */
@@ -298,7 +306,7 @@ export class MessageStream {
    * choices follow from the seed alone.
    */
   async beforeHit(kind: FaultKind, target: InstanceSummary | null): Promise<string[]> {
-    if (NODE_FAULT_KINDS.includes(kind)) return this.quiesce();
+    if (this.options.quietBefore.includes(kind)) return this.quiesce();
     if (kind !== FaultKind.WORKER_KILL && kind !== FaultKind.SUPERVISOR_KILL) return [];
     const first = this.kills++ === 0;
     const arm = this.armRandom() < this.options.armShare || first;
