@@ -507,6 +507,6 @@ export function streamSummary(r: StreamReport): string {
     `crash points: ${r.crashPoints.armed} kills preceded by a hung send, ${r.crashPoints.landed} landed on a message sending` +
     `${r.crashPoints.fates.length > 0 ? ` (${r.crashPoints.fates.join('; ')})` : ''}; ` +
     `final settle ${(r.settle.ms / 1000).toFixed(1)} s (${r.settle.waiting} still waiting, ${r.settle.inboundMissing} inbound undelivered)` +
-    (r.quiet.asked > 0 ? `; ${r.quiet.asked} quiet moments before node faults (${r.quiet.notQuiet} not quiet within ${QUIET_MS / 1000} s)` : '')
+    (r.quiet.asked > 0 ? `; ${r.quiet.asked} quiet moments before node faults and unpairs (${r.quiet.notQuiet} not quiet within ${QUIET_MS / 1000} s)` : '')
   );
 }
