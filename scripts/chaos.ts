@@ -20,8 +20,25 @@
  *
  * --defect NAME runs a deliberately broken copy of the build instead (scripts/chaos/defects.ts):
  * the run must then fail, which proves the check that names the defect can.
+ *
+ * --nodes N (N > 1) runs the product as N supervisors (separate processes, CLUSTER=on,
+ * SESSION_STORE=mysql, one MariaDB reached by each node through its own TCP relay: ClusterRun) and
+ * deals a deck of 14 kinds: the instance faults (aimed at an instance on whichever node runs it)
+ * and the node faults node_sigkill (restarted empty), node_sigstop (for 2 × LEASE_TTL_MS, then
+ * SIGCONT), node_mysql_cut (its relay cut until its instances moved, then restored) and
+ * node_sigterm (hand-over, restarted), each aimed at the node running the most instances and
+ * checked as the failover bench checks it (scripts/cluster/failover.ts). mysql_stop and the
+ * supervisor's SIGKILL/SIGTERM are left out: a full database outage stops a cluster by design.
+ * Every 200 ms the cluster sampler judges across all nodes: never two live browsers for one
+ * instance, never an enabled instance unowned past TTL + one renewal. Requests go to the nodes in
+ * turn (forwarded to each instance's owner); before each node fault and each unpaired the message stream is quiet
+ * for a moment (scripts/chaos/messages.ts says why). --ttl-ms and --renew-ms set the leases
+ * (default the product's, 15000 and 3000, as the failover bench ran them). The supervisor memory
+ * rule is not judged with several nodes (nodes restart, and their loads differ by design).
+ * Example: npm run chaos -- --nodes 3 --instances 9 --faults 60 --seed 1
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { RowDataPacket } from 'mysql2/promise';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMemory } from '../lib/proc-memory.js';
@@ -32,20 +49,27 @@ import { PACKAGE_ROOT } from '../src/paths.js';
 import { startReceiver } from '../tests/support/webhook-receiver.js';
 import { CHROME_PATH } from './bench/support/fleet-run.js';
 import { describeError, LoadWatch, machineFacts, chromiumProcessCount, progress } from './bench/support/machine.js';
+import { ClusterSampler } from './cluster/sampler.js';
 import { buildDefective, DEFECT_NAMES, DEFECTS } from './chaos/defects.js';
-import { FAULT_KINDS, faultSequence, inject, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
+import { deckFor, FAULT_KINDS, faultSequence, inject, NODE_FAULT_KINDS, NODES_DECK, type ChaosContext, type FaultKind, type Injection } from './chaos/faults.js';
 import { AnnouncedChanges, unrecordedChanges } from './chaos/announced.js';
 import { DEFAULT_STREAM, MessageStream, streamSummary, type StreamReport } from './chaos/messages.js';
+import { killWindows, missingEvidence, reportedEvidence } from './chaos/evidence.js';
 import { notificationViolations, pendingWebhooks, qrAskedSince, recordedStatuses, rowViolations, webhookViolations } from './chaos/invariants.js';
-import { duplicateBrowsers, fleetProcesses, processViolations } from './chaos/processes.js';
+import { startProduct } from './chaos/product.js';
+import { duplicateBrowsers, processViolations } from './chaos/processes.js';
 import { kindTable, summarize, type FaultRecord } from './chaos/report.js';
 import { judgeSupervisorMemory, type LifeSample, type SupervisorMemoryVerdict } from './chaos/supervisor-memory.js';
+import type { ChaosTarget } from './chaos/target.js';
 import { disturbances, Timeline } from './chaos/timeline.js';
 import type { InstanceSummary } from './support/api-client.js';
 import { parseOptions, requireBuiltSupervisor, runScriptMain, UsageError, wholeOption } from './support/cli.js';
-import { DemoRun, SHORT_LOOPS } from './support/demo-run.js';
+import { SHORT_LOOPS } from './support/demo-run.js';
 
 interface Options {
+  nodes: number;
+  leaseTtlMs: number;
+  leaseRenewMs: number;
   instances: number;
   faults: number;
   seed: number;
@@ -66,10 +90,13 @@ interface Options {
 function options(): Options {
   const { values } = parseOptions(() => parseArgs({
     options: {
+      nodes: { type: 'string', default: '1' },
+      'ttl-ms': { type: 'string', default: '15000' },
+      'renew-ms': { type: 'string', default: '3000' },
       instances: { type: 'string', default: '5' },
       faults: { type: 'string', default: '100' },
       seed: { type: 'string', default: '1' },
-      kinds: { type: 'string', default: FAULT_KINDS.join(',') },
+      kinds: { type: 'string' },
       'gap-s': { type: 'string', default: '2,8' },
       'bound-s': { type: 'string', default: '120' },
       'worker-stop-s': { type: 'string', default: '20' },
@@ -89,17 +116,26 @@ function options(): Options {
     if (parts.length !== 2 || parts[0]! > parts[1]!) throw new UsageError(`--${name} must be MIN,MAX with MIN <= MAX, got ${text}`);
     return [parts[0]!, parts[1]!];
   };
-  const kinds = values.kinds.split(',').map((k) => k.trim());
-  const unknown = kinds.filter((k) => !FAULT_KINDS.includes(k as FaultKind));
-  if (unknown.length > 0 || kinds.length === 0) throw new UsageError(`--kinds: unknown ${unknown.join(', ')}; known: ${FAULT_KINDS.join(', ')}`);
+  const nodes = wholeOption('nodes', values.nodes, 1);
+  const deck = deckFor(nodes);
+  const kinds = (values.kinds ?? deck.join(',')).split(',').map((k) => k.trim());
+  const unknown = kinds.filter((k) => !deck.includes(k as FaultKind));
+  if (unknown.length > 0 || kinds.length === 0) throw new UsageError(`--kinds: not in the deck of ${nodes} node(s): ${unknown.join(', ')}; known: ${deck.join(', ')}`);
   const seed = wholeOption('seed', values.seed, 0);
   if (values.defect !== undefined && !DEFECT_NAMES.includes(values.defect)) throw new UsageError(`--defect: unknown ${values.defect}; known: ${DEFECT_NAMES.join(', ')}`);
+  if (values.defect !== undefined && DEFECTS[values.defect]!.nodes && nodes < 2) throw new UsageError(`--defect ${values.defect} shows only with several nodes: add --nodes 3`);
+  const leaseTtlMs = wholeOption('ttl-ms', values['ttl-ms'], 3_000);
+  const leaseRenewMs = wholeOption('renew-ms', values['renew-ms'], 200);
+  if (leaseRenewMs * 3 > leaseTtlMs) throw new UsageError('--renew-ms must be at most --ttl-ms / 3 (the product refuses more)');
   const s = (ms: number) => ms * 1000;
   const [gapMin, gapMax] = range('gap-s', values['gap-s'], 0);
   const [downMin, downMax] = range('mysql-down-s', values['mysql-down-s'], 1);
   const [sendMin, sendMax] = range('send-every-s', values['send-every-s'], 1);
   const [inboundMin, inboundMax] = range('inbound-every-s', values['inbound-every-s'], 1);
   return {
+    nodes,
+    leaseTtlMs,
+    leaseRenewMs,
     instances: wholeOption('instances', values.instances, 1),
     faults: wholeOption('faults', values.faults, 0),
     seed,
@@ -152,13 +188,18 @@ async function main(): Promise<number> {
   const random = seededRandom(opts.seed);
   const ids = Array.from({ length: opts.instances }, (_, i) => `chaos-${i + 1}`);
   progress(machineFacts(CHROME_PATH, chromiumProcessCount()));
-  progress(`chaos: ${opts.instances} instances, ${opts.faults} faults, seed ${opts.seed}; settle bound ${opts.boundMs / 1000} s; report in ${opts.out}`);
+  const several = opts.nodes > 1;
+  const lease = { leaseTtlMs: opts.leaseTtlMs, leaseRenewMs: opts.leaseRenewMs };
+  progress(
+    `chaos: ${several ? `${opts.nodes} nodes (LEASE_TTL_MS ${lease.leaseTtlMs}, LEASE_RENEW_MS ${lease.leaseRenewMs}), ` : ''}${opts.instances} instances, ${opts.faults} faults, seed ${opts.seed}; settle bound ${opts.boundMs / 1000} s; report in ${opts.out}`,
+  );
   const load = new LoadWatch();
   const receiver = await startReceiver(() => 200);
-  let run: DemoRun | undefined;
+  let product: Awaited<ReturnType<typeof startProduct>> | undefined;
   let pool: Pool | undefined;
+  let sampler: ClusterSampler | undefined;
   let timeline: Timeline | undefined;
-  let announced: AnnouncedChanges | undefined;
+  let announced: Array<{ node: string | null; changes: AnnouncedChanges }> = [];
   let stream: MessageStream | undefined;
   let messages: StreamReport | undefined;
   /** Evidence behind each invariant: how many observations it was judged on (none is a failure). */
@@ -175,6 +216,15 @@ async function main(): Promise<number> {
     inboundReceived: 0,
     /** Webhook repeats a supervisor SIGKILL explains (at least once: counted, not a violation). */
     webhookRepeatsAfterKill: 0,
+    /** Several nodes: samples of every node's rows and browsers, and the browsers seen in them (never two for one instance). */
+    clusterSamples: 0,
+    clusterBrowsersSeen: 0,
+    /** Several nodes: instances the node faults moved, and the thaws after which the stopped node's writes and browsers were checked. */
+    instancesMoved: 0,
+    thawsChecked: 0,
+    /** Several nodes: node.down and instance.moved notifications the receiver took. */
+    nodeDownNotified: 0,
+    movedNotified: 0,
   };
   const records: FaultRecord[] = [];
   const finalViolations: string[] = [];
@@ -187,24 +237,36 @@ async function main(): Promise<number> {
   const supervisorMemory: LifeSample[] = [];
   let memoryVerdict: SupervisorMemoryVerdict | undefined;
   try {
-    progress('starting MariaDB and the supervisor');
+    progress(several ? `starting MariaDB and ${opts.nodes} nodes` : 'starting MariaDB and the supervisor');
     const entry = opts.defect === null ? undefined : buildDefective(opts.defect);
     if (opts.defect !== null) progress(`running a deliberately broken supervisor: defect ${opts.defect}, to be caught by "${DEFECTS[opts.defect]!.caughtBy}"`);
-    run = await DemoRun.start({ name: 'chaos', outDir: opts.out, settings: chaosSettings(receiver.url), chromePath: CHROME_PATH, entry });
-    pool = createPool({ url: run.mysqlUrl, size: 2 });
+    product = await startProduct({ nodes: opts.nodes, outDir: opts.out, settings: chaosSettings(receiver.url), chromePath: CHROME_PATH, entry, lease }, progress);
+    const { target } = product;
+    pool = createPool({ url: product.mysqlUrl, size: several ? 4 : 2 });
+    const db = pool;
     progress(`linking ${ids.length} instances through the demo scan`);
-    await run.link(ids);
-    timeline = new Timeline(run.api);
+    await product.link(ids, pool);
+    if (product.cluster) {
+      sampler = new ClusterSampler(pool, product.cluster.run.dir, lease);
+      sampler.start();
+    }
+    timeline = new Timeline(() => target.fleet());
     timeline.start();
-    announced = new AnnouncedChanges(run.api);
-    announced.start();
-    stream = new MessageStream(run.api.base, run.api.key, ids, { ...DEFAULT_STREAM, seed: opts.seed, sendEveryMs: opts.sendEveryMs, inboundEveryMs: opts.inboundEveryMs });
+    announced = product.eventSources.map((source) => ({ node: source.node, changes: new AnnouncedChanges(source.api) }));
+    announced.forEach((a) => a.changes.start());
+    const key = target.api().key;
+    stream = new MessageStream(() => target.api().base, key, ids, { ...DEFAULT_STREAM, seed: opts.seed, sendEveryMs: opts.sendEveryMs, inboundEveryMs: opts.inboundEveryMs, quietBefore: several ? [...NODE_FAULT_KINDS, 'unpaired'] : [] }, (waIds) => inboundRecorded(db, waIds));
     stream.start();
     const pace = (ms: readonly number[]) => ms.map((v) => v / 1000).join('-');
     progress(`message stream: per instance a send every ${pace(opts.sendEveryMs)} s and an inbound message every ${pace(opts.inboundEveryMs)} s`);
     const messageStream = stream;
     const ctx: ChaosContext = {
-      run,
+      target,
+      single: product.single,
+      nodes:
+        product.cluster && sampler
+          ? { ...product.cluster, sampler, pool, settings: { ...lease, moveBoundMs: opts.boundMs }, hit: () => messageStream.resume() }
+          : undefined,
       receiver,
       random,
       progress,
@@ -213,9 +275,11 @@ async function main(): Promise<number> {
       options: { workerStopMs: opts.workerStopMs, mysqlDownMs: opts.mysqlDownMs, hostileRequests: opts.hostile, webhookOutageMs: opts.webhookOutageMs, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS },
     };
     let lastEventId = (await qrAskedSince(pool, 0)).lastEventId;
+    // One supervisor's memory is judged; nodes restart and carry different loads by design.
+    const single = product.single;
     const sampleSupervisor = () => {
-      const usage = run!.supervisor.pid ? readMemory(run!.supervisor.pid) : null;
-      if (usage) supervisorMemory.push({ t: Date.now(), v: usage.pssBytes, life: run!.supervisor.starts });
+      const usage = single?.supervisor.pid ? readMemory(single.supervisor.pid) : null;
+      if (usage) supervisorMemory.push({ t: Date.now(), v: usage.pssBytes, life: single!.supervisor.starts });
     };
     sampleSupervisor();
 
@@ -223,16 +287,20 @@ async function main(): Promise<number> {
     for (let index = 1; index <= opts.faults && !stopRequested; index++) {
       await sleep(between(random, opts.gapMs[0], opts.gapMs[1]));
       const kind = sequence[index - 1]!;
-      const before = new Map((await run.api.instances()).map((i) => [i.id, i]));
+      const before = new Map((await target.instances()).map((i) => [i.id, i]));
       let injection: Injection;
       try {
         injection = await inject(ctx, kind);
       } catch (err) {
+        stream.resume();
         records.push({ index, kind, target: null, at: new Date().toISOString(), detectionMs: null, connectedMs: null, settled: false, violations: [`could not inject: ${describeError(err)}`], notes: [] });
         progress(`[${index}/${opts.faults}] ${kind}: could not inject: ${describeError(err)}`);
         continue;
       }
-      const settled = await settle(run, ids, injection, opts.boundMs);
+      stream.resume();
+      if (injection.node) evidence.instancesMoved += injection.node.moved;
+      if (kind === 'node_sigstop') evidence.thawsChecked++;
+      const settled = await settle(target, ids, injection, opts.boundMs);
       evidence.processScans += settled.processScans;
       const violations = [...injection.violations, ...settled.processViolations];
       if (!settled.ok) violations.push(`not settled within ${opts.boundMs / 1000} s: ${settled.detail}`);
@@ -244,7 +312,7 @@ async function main(): Promise<number> {
         if (noticed === null || noticed > injection.at + opts.workerStopMs + 1_000) violations.push(`a ${opts.workerStopMs / 1000} s hang of ${injection.target} was never noticed while it lasted`);
         else evidence.stopsNoticed++;
       }
-      violations.push(...(await checkInvariants(run, pool, ids)));
+      violations.push(...(await checkInvariants(target, pool, ids)));
       const qr = await qrAskedSince(pool, lastEventId).catch(() => null);
       if (qr) {
         lastEventId = qr.lastEventId;
@@ -265,15 +333,16 @@ async function main(): Promise<number> {
     await stream.settle(receiver, opts.messageSettleMs);
     const drainDeadline = Date.now() + 300_000;
     while ((await pendingWebhooks(pool).catch(() => 1)) > 0 && Date.now() < drainDeadline) await sleep(2_000);
-    finalViolations.push(...(await checkInvariants(run, pool, ids)));
-    const supervisorKills = records.filter((r) => r.kind === 'supervisor_sigkill').map((r) => Date.parse(r.at));
-    const webhooks = await webhookViolations(pool, receiver, run.webhookSecret, supervisorKills);
+    finalViolations.push(...(await checkInvariants(target, pool, ids)));
+    const webhooks = await webhookViolations(pool, receiver, product.webhookSecret, killWindows(records));
     finalViolations.push(...webhooks.violations);
     evidence.webhookRepeatsAfterKill = webhooks.repeatsAfterKill;
-    await announced.stop();
-    const recorded = unrecordedChanges(announced.changes, await recordedStatuses(pool));
-    evidence.announcedChecked = recorded.checked;
-    finalViolations.push(...recorded.violations);
+    for (const a of announced) {
+      await a.changes.stop();
+      const recorded = unrecordedChanges(a.changes.changes, await recordedStatuses(pool, a.node ?? undefined));
+      evidence.announcedChecked += recorded.checked;
+      finalViolations.push(...recorded.violations.map((v) => (a.node ? `${a.node}'s event stream: ${v}` : v)));
+    }
     evidence.refusedDeliveries = receiver.received.filter((d) => d.status === 503).length;
     const notified = await notificationViolations(pool, receiver.url);
     evidence.notificationsCompared = notified.compared;
@@ -285,22 +354,35 @@ async function main(): Promise<number> {
     evidence.inboundAccepted = messages.inbound.accepted;
     evidence.inboundReceived = messages.inbound.received;
     finalViolations.push(...judged.violations);
-    finalViolations.push(...missingEvidence(records, evidence));
-    memoryVerdict = judgeSupervisorMemory(supervisorMemory);
-    finalViolations.push(...memoryVerdict.violations);
+    if (sampler) {
+      sampler.stop();
+      const { judge } = sampler;
+      evidence.clusterSamples = judge.evidence.samples;
+      evidence.clusterBrowsersSeen = judge.evidence.browsersSeen;
+      finalViolations.push(...judge.violations);
+      const notified = receiver.accepted().map((d) => (JSON.parse(d.body) as { event?: string }).event);
+      evidence.nodeDownNotified = notified.filter((e) => e === 'node.down').length;
+      evidence.movedNotified = notified.filter((e) => e === 'instance.moved').length;
+    }
+    finalViolations.push(...missingEvidence(records, evidence, several));
+    if (!several) {
+      memoryVerdict = judgeSupervisorMemory(supervisorMemory);
+      finalViolations.push(...memoryVerdict.violations);
+    }
   } finally {
     await stream?.stop(true);
-    await announced?.stop();
+    for (const a of announced) await a.changes.stop();
     await timeline?.stop();
+    sampler?.stop();
     await pool?.end().catch(() => undefined);
-    if (run) {
-      progress('stopping the supervisor and MariaDB');
-      finalViolations.push(...(await run.close()));
+    if (product) {
+      progress(several ? 'stopping the nodes and MariaDB' : 'stopping the supervisor and MariaDB');
+      finalViolations.push(...(await product.close()));
     }
     await receiver.close();
   }
 
-  const summaries = summarize(records, FAULT_KINDS);
+  const summaries = summarize(records, several ? NODES_DECK : FAULT_KINDS);
   const faultViolations = records.reduce((n, r) => n + r.violations.length, 0);
   const loadSummary = load.summary();
   const report = {
@@ -318,7 +400,7 @@ async function main(): Promise<number> {
     supervisorPssVerdict: memoryVerdict ?? null,
     webhooks: { received: receiver.received.length, accepted: receiver.accepted().length },
     messages: messages ?? null,
-    evidence,
+    evidence: reportedEvidence(evidence, several),
     slowestApiAnswerMs: timeline?.slowestAnswerMs ?? null,
     violations: faultViolations + finalViolations.length,
   };
@@ -337,8 +419,14 @@ async function main(): Promise<number> {
       `${evidence.announcedChecked} announced status changes checked against the recorded events, ${evidence.notificationsCompared} recorded changes compared with their notifications, ` +
       `${evidence.processScans} process scans while settling, ${evidence.sendsAccepted} accepted sends judged against the page records (${evidence.sendsOnPage} on the page), ` +
       `${evidence.inboundAccepted} accepted inbound messages judged against the receiver (${evidence.inboundReceived} received), ` +
-      `${evidence.webhookRepeatsAfterKill} webhook repeats after a supervisor kill\n`,
+      `${evidence.webhookRepeatsAfterKill} webhook repeats after a ${several ? 'node kill, cut or stop' : 'supervisor kill'}\n`,
   );
+  if (several) {
+    process.stdout.write(
+      `nodes: ${evidence.clusterSamples} cluster samples every 200 ms (${evidence.clusterBrowsersSeen} browser observations; ${sampler?.judge.evidence.maxUnownedMs ?? '–'} ms longest unowned), ` +
+        `${evidence.instancesMoved} instances moved by node faults, ${evidence.thawsChecked} thaws checked, ${evidence.nodeDownNotified} node.down and ${evidence.movedNotified} instance.moved notifications received; supervisor memory not judged with several nodes\n`,
+    );
+  }
   if (messages) process.stdout.write(`${streamSummary(messages)}\n`);
   process.stdout.write(`slowest GET /api/instances during the run: ${report.slowestApiAnswerMs ?? '–'} ms; webhooks: ${report.webhooks.accepted} accepted of ${report.webhooks.received} received\n`);
   process.stdout.write(`${records.length} faults, ${report.violations} invariant violations; ${loadSummary}; report: ${join(opts.out, 'report.json')}\n`);
@@ -355,20 +443,20 @@ interface Settled {
 }
 
 /** Waits for the fleet to be whole again after `injection`; scans the QR of an unpaired target, as its owner would. */
-async function settle(run: DemoRun, ids: readonly string[], injection: Injection, boundMs: number): Promise<Settled> {
+async function settle(fleet: ChaosTarget, ids: readonly string[], injection: Injection, boundMs: number): Promise<Settled> {
   const deadline = Date.now() + boundMs;
   let scanned = false;
   let last: InstanceSummary[] = [];
   const duplicates = new Set<string>();
   let processScans = 0;
   for (;;) {
-    duplicateBrowsers(fleetProcesses(run.marker, run.sessionRoot)).forEach((d) => duplicates.add(d));
+    duplicateBrowsers(fleet.processes()).forEach((d) => duplicates.add(d));
     processScans++;
-    last = (await run.api.instances().catch(() => null)) ?? last;
+    last = (await fleet.instances().catch(() => null)) ?? last;
     const byId = new Map(last.map((i) => [i.id, i]));
     const target = injection.target ? byId.get(injection.target) : undefined;
     if (injection.settle === 'relink' && target?.connectionStatus === 'QR_REQUIRED' && !scanned) {
-      scanned = await run.api.demo(target.id, 'scan').then(() => true, () => false);
+      scanned = await fleet.api().demo(target.id, 'scan').then(() => true, () => false);
     }
     const targetOk =
       !target ||
@@ -404,20 +492,16 @@ function outageViolations(timeline: Timeline, ids: readonly string[], before: Ma
   return violations;
 }
 
-/** An invariant with nothing to judge is a failure: each fault that ran must have left its evidence. */
-function missingEvidence(records: readonly FaultRecord[], evidence: { refusedDeliveries: number; announcedChecked: number; notificationsCompared: number; processScans: number }): string[] {
-  const ran = (kind: string) => records.some((r) => r.kind === kind);
-  const missing: string[] = [];
-  if (ran('webhook_outage') && evidence.refusedDeliveries === 0) missing.push('webhook outage: the receiver never refused a delivery');
-  if (evidence.announcedChecked === 0) missing.push('no announced status change was heard to check against the recorded events');
-  if (evidence.notificationsCompared === 0) missing.push('no recorded status change to compare with the notifications');
-  if (records.length > 0 && evidence.processScans === 0) missing.push('no process scan while settling');
-  return missing;
+/** Of these WhatsApp ids of inbound messages, those the product has recorded (their message.received is in the outbox). */
+async function inboundRecorded(pool: Pool, waIds: string[]): Promise<Set<string>> {
+  if (waIds.length === 0) return new Set();
+  const [rows] = await pool.query<RowDataPacket[]>("SELECT JSON_VALUE(payload, '$.id') AS id FROM webhook_outbox WHERE event = 'message.received' AND JSON_VALUE(payload, '$.id') IN (?)", [waIds]);
+  return new Set(rows.map((r) => String(r.id)));
 }
 
-async function checkInvariants(run: DemoRun, pool: Pool, ids: readonly string[]): Promise<string[]> {
-  const rows = await eventually(async () => rowViolations(pool, ids, await run.api.instances()), 20_000);
-  const processes = await eventually(async () => processViolations(fleetProcesses(run.marker, run.sessionRoot), run.supervisor.alive ? await run.api.instances() : null), 10_000);
+async function checkInvariants(target: ChaosTarget, pool: Pool, ids: readonly string[]): Promise<string[]> {
+  const rows = await eventually(async () => rowViolations(pool, ids, await target.instances()), 20_000);
+  const processes = await eventually(async () => processViolations(target.processes(), target.up() ? await target.instances() : null), 10_000);
   return [...rows, ...processes];
 }
 
@@ -430,7 +514,7 @@ function measure(index: number, injection: Injection, timeline: Timeline, settle
     detectionMs = detected === null ? null : detected - at;
     const back = detected === null ? null : timeline.connectedAt(target, detected, injection.settle === 'new_worker' ? pidBefore : null);
     connectedMs = back === null ? null : back - at;
-  } else if (kind === 'supervisor_sigkill' || kind === 'supervisor_sigterm') {
+  } else if (kind === 'supervisor_sigkill' || kind === 'supervisor_sigterm' || NODE_FAULT_KINDS.includes(kind)) {
     connectedMs = settledAt === null ? null : settledAt - at;
   }
   const trace = target ? timeline.changes(target, at - 1_000, settledAt ?? Date.now()) : undefined;

@@ -18,6 +18,8 @@ interface Patch {
 interface Defect {
   /** The check that must catch it. */
   caughtBy: string;
+  /** Only a run of several nodes (`--nodes N`) can show it. */
+  nodes?: boolean;
   patches: Patch[];
 }
 
@@ -85,6 +87,16 @@ export const DEFECTS: Record<string, Defect> = {
         replace:
           "            if ((globalThis.__defectDuplicate = (globalThis.__defectDuplicate ?? 0) + 1) === 5) await worker.sendMessage({ chatId: head.chatId, waId: head.waId.slice(0, -1) + (head.waId.endsWith('F') ? 'E' : 'F'), text: head.body ?? '', quotedId: null }, this.deps.settings.timeoutMs).catch(() => undefined);\n            const reply = await worker.sendMessage({",
       },
+    ],
+  },
+  // A node that cannot renew never stops its browsers: neither its watchdog nor its workers' own
+  // deadline fire, so a frozen or cut-off node's browsers run on while another node starts the same sessions.
+  'no-self-fence': {
+    caughtBy: 'never two live browsers for one instance across the nodes',
+    nodes: true,
+    patches: [
+      { file: 'src/worker/main.js', find: 'function armLease(validForMs) {', replace: 'function armLease(validForMs) {\n    return;' },
+      { file: 'src/cluster/cluster-node.js', find: '    checkFence() {', replace: '    checkFence() {\n        return;' },
     ],
   },
 };

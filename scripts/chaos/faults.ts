@@ -6,7 +6,9 @@ import { sendHostileRequests } from '../../tests/support/hostile-requests.js';
 import type { Receiver } from '../../tests/support/webhook-receiver.js';
 import type { InstanceSummary } from '../support/api-client.js';
 import type { DemoRun } from '../support/demo-run.js';
+import { NODE_INJECTORS, type NodeFaultContext } from './node-faults.js';
 import { fleetProcesses } from './processes.js';
+import type { ChaosTarget } from './target.js';
 
 /** The hostile burst's source address (TEST-NET-3), reported by the trusted proxy in front. */
 const HOSTILE_ADDRESS = '203.0.113.7';
@@ -25,9 +27,28 @@ export const FaultKind = {
   SUPERVISOR_TERM: 'supervisor_sigterm',
   HOSTILE_BURST: 'hostile_burst',
   WEBHOOK_OUTAGE: 'webhook_outage',
+  NODE_KILL: 'node_sigkill',
+  NODE_STOP: 'node_sigstop',
+  NODE_CUT: 'node_mysql_cut',
+  NODE_TERM: 'node_sigterm',
 } as const;
 export type FaultKind = (typeof FaultKind)[keyof typeof FaultKind];
-export const FAULT_KINDS: readonly FaultKind[] = Object.values(FaultKind);
+/** The deck of one supervisor (`--nodes 1`): every kind that is not a node's. */
+export const FAULT_KINDS: readonly FaultKind[] = Object.values(FaultKind).filter((k) => !k.startsWith('node_'));
+/** A node taken away: SIGKILL (restarted empty), SIGSTOP for 2 × TTL, its own way to MySQL cut, SIGTERM (hand-over, restarted). */
+export const NODE_FAULT_KINDS: readonly FaultKind[] = Object.values(FaultKind).filter((k) => k.startsWith('node_'));
+/**
+ * Kinds whose meaning is the whole product, left out with several nodes: a full database outage
+ * stops every session of a cluster by design (no node can tell it from being cut off), and the
+ * supervisor's SIGKILL and SIGTERM become the node faults.
+ */
+const WHOLE_PRODUCT_KINDS: readonly FaultKind[] = [FaultKind.MYSQL_STOP, FaultKind.SUPERVISOR_KILL, FaultKind.SUPERVISOR_TERM];
+/** The deck of `--nodes N` (N > 1): the instance faults, aimed at whichever node runs the instance, and the node faults. */
+export const NODES_DECK: readonly FaultKind[] = [...FAULT_KINDS.filter((k) => !WHOLE_PRODUCT_KINDS.includes(k)), ...NODE_FAULT_KINDS];
+
+export function deckFor(nodes: number): readonly FaultKind[] {
+  return nodes > 1 ? NODES_DECK : FAULT_KINDS;
+}
 
 export interface ChaosOptions {
   workerStopMs: number;
@@ -39,7 +60,11 @@ export interface ChaosOptions {
 }
 
 export interface ChaosContext {
-  run: DemoRun;
+  target: ChaosTarget;
+  /** One supervisor: its process and database, for the faults whose meaning is the whole product. */
+  single?: DemoRun;
+  /** Several nodes: for the node faults. */
+  nodes?: NodeFaultContext;
   receiver: Receiver;
   random: Random;
   options: ChaosOptions;
@@ -76,9 +101,11 @@ export interface Injection {
   /** Violations seen while injecting (a 5xx in the burst, a failed graceful exit…). */
   violations: string[];
   notes: string[];
+  /** A node fault: the node taken away and how many instances moved off it. */
+  node?: { id: string; moved: number };
 }
 
-type Injector = (ctx: ChaosContext, target: InstanceSummary | null) => Promise<Omit<Injection, 'kind' | 'target' | 'pidBefore'>>;
+export type Injector = (ctx: ChaosContext, target: InstanceSummary | null) => Promise<Omit<Injection, 'kind' | 'target' | 'pidBefore'>>;
 
 const signal = (pid: number | null | undefined, sig: NodeJS.Signals): boolean => {
   if (!pid) return false;
@@ -92,14 +119,21 @@ const signal = (pid: number | null | undefined, sig: NodeJS.Signals): boolean =>
 
 const demo = (action: string, settle: Settle): Injector => async (ctx, target) => {
   const at = Date.now();
-  await ctx.run.api.demo(target!.id, action);
+  await ctx.target.api().demo(target!.id, action);
   return { at, settle, violations: [], notes: [] };
 };
 
 /** What one `leak` demo action allocates in the page (src/api/routes/demo.ts). */
 const LEAK_STEP_MB = 50;
 
+/** The run's one supervisor, for a fault that only has a meaning with one. */
+const single = (ctx: ChaosContext): DemoRun => {
+  if (!ctx.single) throw new Error('this fault needs the run of one supervisor (--nodes 1)');
+  return ctx.single;
+};
+
 const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> = {
+  ...NODE_INJECTORS,
   [FaultKind.CHROMIUM_KILL]: {
     needsTarget: true,
     inject: async (_ctx, target) => {
@@ -146,9 +180,9 @@ const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> =
       const at = Date.now();
       let steps = 0;
       for (; steps < 20; steps++) {
-        const now = (await ctx.run.api.instances().catch(() => [])).find((i) => i.id === target!.id);
+        const now = (await ctx.target.instances().catch(() => [])).find((i) => i.id === target!.id);
         if (now && now.worker?.pid !== target!.worker?.pid) break;
-        await ctx.run.api.demo(target!.id, 'leak').catch(() => undefined);
+        await ctx.target.api().demo(target!.id, 'leak').catch(() => undefined);
         await sleep(1_000);
       }
       return { at, settle: 'new_worker', violations: [], notes: [`grew ${steps} × ${LEAK_STEP_MB} MB`] };
@@ -158,54 +192,59 @@ const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> =
     needsTarget: false,
     inject: async (ctx) => {
       const downMs = between(ctx.random, ctx.options.mysqlDownMs[0], ctx.options.mysqlDownMs[1]);
+      const run = single(ctx);
       const at = Date.now();
-      await ctx.run.mysql.stop();
+      await run.mysql.stop();
       // The stop script exits 0 even when it stopped nothing: the outage is real only if the server refuses.
-      const violations = (await databaseAnswers(ctx.run.mysqlUrl)) ? ['the database still answered after it was stopped: no outage happened'] : [];
+      const violations = (await databaseAnswers(run.mysqlUrl)) ? ['the database still answered after it was stopped: no outage happened'] : [];
       await sleep(downMs);
       const downUntil = Date.now();
-      await ctx.run.mysql.start();
+      await run.mysql.start();
       return { at, downUntil, settle: 'all_connected', violations, notes: [`down ${Math.round((downUntil - at) / 1000)} s (asked ${Math.round(downMs / 1000)} s)`] };
     },
   },
   [FaultKind.SUPERVISOR_KILL]: {
     needsTarget: false,
     inject: async (ctx) => {
+      const { supervisor } = single(ctx);
       const at = Date.now();
-      ctx.run.supervisor.signal('SIGKILL');
-      await ctx.run.supervisor.waitExit(10_000);
-      await ctx.run.supervisor.start();
+      supervisor.signal('SIGKILL');
+      await supervisor.waitExit(10_000);
+      await supervisor.start();
       return { at, settle: 'all_connected', violations: [], notes: [`restarted after ${Math.round((Date.now() - at) / 100) / 10} s`] };
     },
   },
   [FaultKind.SUPERVISOR_TERM]: {
     needsTarget: false,
     inject: async (ctx) => {
+      const run = single(ctx);
+      const { supervisor } = run;
       const violations: string[] = [];
       const at = Date.now();
-      ctx.run.supervisor.signal('SIGTERM');
-      const exit = await ctx.run.supervisor.waitExit(ctx.options.shutdownTimeoutMs + 5_000);
+      supervisor.signal('SIGTERM');
+      const exit = await supervisor.waitExit(ctx.options.shutdownTimeoutMs + 5_000);
       const tookMs = Date.now() - at;
       if (!exit) {
         violations.push(`no exit within ${ctx.options.shutdownTimeoutMs + 5_000} ms of SIGTERM`);
-        ctx.run.supervisor.signal('SIGKILL');
-        await ctx.run.supervisor.waitExit(10_000);
+        supervisor.signal('SIGKILL');
+        await supervisor.waitExit(10_000);
       } else if (exit.code !== 0) violations.push(`graceful exit code ${exit.code} signal ${exit.signal}`);
-      const left = fleetProcesses(ctx.run.marker, ctx.run.sessionRoot);
+      const left = fleetProcesses(run.marker, run.sessionRoot);
       if (left.workers.length + left.chromium.length > 0) {
         violations.push(`left running after the graceful shutdown: ${left.workers.length} workers, ${left.chromium.length} Chromium processes`);
       }
-      await ctx.run.supervisor.start();
+      await supervisor.start();
       return { at, settle: 'all_connected', violations, notes: [`graceful exit in ${(tookMs / 1000).toFixed(1)} s`] };
     },
   },
   [FaultKind.HOSTILE_BURST]: {
     needsTarget: false,
     inject: async (ctx) => {
+      const api = ctx.target.api();
       const at = Date.now();
       const { statuses, failures } = await sendHostileRequests({
-        base: ctx.run.api.base,
-        key: ctx.run.api.key,
+        base: api.base,
+        key: api.key,
         count: ctx.options.hostileRequests,
         seed: Math.floor(ctx.random() * 2 ** 31),
         creates: false,
@@ -213,7 +252,7 @@ const INJECTORS: Record<FaultKind, { needsTarget: boolean; inject: Injector }> =
         // attacker's bucket fills, the operator's (this harness, 127.0.0.1) does not.
         forwardedFor: HOSTILE_ADDRESS,
       });
-      const answered = await ctx.run.api.request('GET', '/api/health').catch(() => null);
+      const answered = await api.request('GET', '/api/health').catch(() => null);
       const violations = failures.slice(0, 10);
       if (answered?.status !== 200) violations.push(`after the burst the API answered the operator's /api/health with ${answered?.status ?? 'nothing'}`);
       // About a fifth of the burst carries no key or a wrong one: far over the per-minute limit.
@@ -263,7 +302,7 @@ function chooseTarget(random: Random, instances: InstanceSummary[]): InstanceSum
 
 export async function inject(ctx: ChaosContext, kind: FaultKind): Promise<Injection> {
   const { needsTarget, inject: run } = INJECTORS[kind];
-  const target = needsTarget ? chooseTarget(ctx.random, await ctx.run.api.instances()) : null;
+  const target = needsTarget ? chooseTarget(ctx.random, await ctx.target.instances()) : null;
   if (needsTarget && !target) throw new Error(`no CONNECTED instance to aim ${kind} at`);
   const prepared = (await ctx.beforeHit?.(kind, target)) ?? [];
   const injected = await run(ctx, target);

@@ -26,9 +26,16 @@ export async function rowViolations(pool: Pool, ids: readonly string[], live: In
   return violations;
 }
 
-/** Each instance's recorded status changes (`to_status`), in `seq` order: what the announced changes are checked against. */
-export async function recordedStatuses(pool: Pool): Promise<Map<string, string[]>> {
-  const [rows] = await pool.query<RowDataPacket[]>('SELECT instance_id, to_status FROM instance_events WHERE to_status IS NOT NULL ORDER BY instance_id, seq');
+/**
+ * Each instance's recorded status changes (`to_status`), in `seq` order: what the announced changes
+ * are checked against. With `node`, only those that node recorded (a node's event stream announces
+ * its own changes).
+ */
+export async function recordedStatuses(pool: Pool, node?: string): Promise<Map<string, string[]>> {
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT instance_id, to_status FROM instance_events WHERE to_status IS NOT NULL${node === undefined ? '' : ' AND node = ?'} ORDER BY instance_id, seq`,
+    node === undefined ? [] : [node],
+  );
   const byId = new Map<string, string[]>();
   for (const r of rows) byId.set(String(r.instance_id), [...(byId.get(String(r.instance_id)) ?? []), String(r.to_status)]);
   return byId;
@@ -60,7 +67,7 @@ export async function pendingWebhooks(pool: Pool): Promise<number> {
  * delivered (none dead, none pending), each accepted by the receiver exactly once with a valid
  * signature, and nothing accepted that was never queued.
  */
-export async function webhookViolations(pool: Pool, receiver: Receiver, secret: string, supervisorKills: readonly number[] = []): Promise<{ violations: string[]; repeatsAfterKill: number }> {
+export async function webhookViolations(pool: Pool, receiver: Receiver, secret: string, supervisorKills: ReadonlyArray<KillWindow> = []): Promise<{ violations: string[]; repeatsAfterKill: number }> {
   const violations: string[] = [];
   const [rows] = await pool.query<RowDataPacket[]>('SELECT event_id, status FROM webhook_outbox');
   // Exactly-once over nothing proves nothing: a run that queued no webhook has no evidence.
@@ -87,11 +94,19 @@ export async function webhookViolations(pool: Pool, receiver: Receiver, secret: 
 }
 
 /**
- * Repeated acceptances of one event id: each repeat is excused when a supervisor SIGKILL fell
- * between the acceptance before it and its own arrival (the kill's window: answered, not yet
- * marked delivered); the rest are returned as `<event id> ×n`.
+ * When a dispatcher may have lost the mark of a delivery the receiver answered: the instant of a
+ * supervisor's SIGKILL, or the span [from, to] a node was cut from MySQL or stopped (it cannot
+ * mark, its claim lapses, another node delivers again).
  */
-export function excusedRepeats(accepted: ReadonlyArray<{ eventId: string; at: number }>, supervisorKills: readonly number[]): { afterKill: number; unexplained: string[] } {
+export type KillWindow = number | readonly [number, number];
+
+/**
+ * Repeated acceptances of one event id: each repeat is excused when a kill window overlaps the
+ * time between the acceptance before it and its own arrival (answered, not yet marked delivered);
+ * the rest are returned as `<event id> ×n`.
+ */
+export function excusedRepeats(accepted: ReadonlyArray<{ eventId: string; at: number }>, supervisorKills: ReadonlyArray<KillWindow>): { afterKill: number; unexplained: string[] } {
+  const windows = supervisorKills.map((k) => (typeof k === 'number' ? [k, k] : k));
   const byEvent = new Map<string, number[]>();
   for (const d of accepted) byEvent.set(d.eventId, [...(byEvent.get(d.eventId) ?? []), d.at]);
   let afterKill = 0;
@@ -100,7 +115,7 @@ export function excusedRepeats(accepted: ReadonlyArray<{ eventId: string; at: nu
     if (times.length < 2) continue;
     const sorted = [...times].sort((a, b) => a - b);
     let excused = 0;
-    for (let i = 1; i < sorted.length; i++) if (supervisorKills.some((k) => k >= sorted[i - 1]! && k <= sorted[i]!)) excused++;
+    for (let i = 1; i < sorted.length; i++) if (windows.some(([from, to]) => to >= sorted[i - 1]! && from <= sorted[i]!)) excused++;
     afterKill += excused;
     if (excused < sorted.length - 1) unexplained.push(`${eventId} ×${sorted.length}`);
   }

@@ -46,6 +46,26 @@ export interface PageEntry {
   body: string | null;
 }
 
+/** A page entry as read, with what tells its arrival apart from another of the same id. */
+export interface PageRead extends PageEntry {
+  /** Epoch ms when the page made it durable. */
+  at: number;
+  /** A second, third … arrival of the same id: its number. */
+  repeat?: number;
+}
+
+/**
+ * One instance's page record over all its lives: an instance moved to another node restores its
+ * profile (and the page's record in it) from its last backup, so a later read may lack entries an
+ * earlier one held, and holds the ones it kept unchanged. The union of every read, each arrival
+ * once (an entry is its id, time and repeat number), in arrival order.
+ */
+export function pageLineage(reads: ReadonlyArray<readonly PageRead[]>): PageEntry[] {
+  const seen = new Map<string, PageRead>();
+  for (const read of reads) for (const e of read) seen.set(`${e.id}|${e.at}|${e.repeat ?? 1}`, e);
+  return [...seen.values()].sort((a, b) => a.at - b.at).map((e) => ({ id: e.id, body: e.body }));
+}
+
 /** One inbound message fired through the demo route. */
 export interface InboundRecord {
   instanceId: string;

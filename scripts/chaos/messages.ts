@@ -6,11 +6,13 @@ import { FaultKind } from './faults.js';
 import {
   judgeInbound,
   judgeSends,
+  pageLineage,
   receivedHooks,
   type InboundEvidence,
   type InboundRecord,
   type MessageView,
   type PageEntry,
+  type PageRead,
   type SendEvidence,
   type SendRecord,
 } from './message-verdict.js';
@@ -27,6 +29,14 @@ import {
  *
  * At the end (message-verdict.ts): every accepted send is on the page exactly once or ended
  * failed/expired with a reason; every inbound message the page took reached the receiver.
+ *
+ * With several nodes each request goes to a node that answers (forwarded to the instance's owner),
+ * and a node fault or an unpair is preceded by a quiet moment (quiesce): "WhatsApp"'s record of
+ * the sends lives in the page's profile, which moves to another node only as its last backup and
+ * is deleted with an unpaired session, so before such a fault the stream stops firing, waits until
+ * nothing is queued or sending and every inbound message the pages took is recorded, and reads
+ * every page; the stream goes on the moment the fault hits. The verdict judges each instance's
+ * pages over all their lives.
  */
 
 export interface MessageStreamOptions {
@@ -44,6 +54,12 @@ export interface MessageStreamOptions {
    * request may or may not have been committed, and the retry with the same key must tell.
    */
   cutShare: number;
+  /**
+   * Faults preceded by a quiet moment (quiesce): with several nodes, those after which an
+   * instance's page may come back without its record (a node taken away; an unpair, which with
+   * SESSION_STORE=mysql deletes the session and its profile).
+   */
+  quietBefore: readonly FaultKind[];
 }
 
 export const DEFAULT_STREAM: Omit<MessageStreamOptions, 'seed'> = {
@@ -53,6 +69,7 @@ export const DEFAULT_STREAM: Omit<MessageStreamOptions, 'seed'> = {
   retryForMs: 90_000,
   armShare: 0.5,
   cutShare: 0.1,
+  quietBefore: [],
 };
 
 /** Chats each instance writes to (all on WhatsApp), and the phones inbound messages come from. */
@@ -62,6 +79,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** How long after a hang is armed the run waits to see a message `sending` on the target. */
 const HANG_WAIT_MS = 10_000;
 const HANG_MODES = ['hang-before-record', 'hang-after-record'] as const;
+/** How long a quiet moment before a node fault may take (requests answered, queues empty, inbound recorded). */
+const QUIET_MS = 30_000;
 
 interface Answer {
   status: number;
@@ -89,6 +108,8 @@ export interface StreamReport {
   crashPoints: { armed: number; landed: number; notes: string[]; fates: string[] };
   /** How long the final settle took, and what still waited at its end. */
   settle: { ms: number; waiting: number; inboundMissing: number };
+  /** Quiet moments before node faults, and how many were not quiet within their bound (their notes say what was left). */
+  quiet: { asked: number; notQuiet: number };
 }
 
 export class MessageStream {
@@ -106,12 +127,23 @@ export class MessageStream {
   /** Worker and supervisor SIGKILLs seen so far (the first is always armed: even a short run has a crash point). */
   private kills = 0;
   private settleFacts = { ms: 0, waiting: 0, inboundMissing: 0 };
+  /** Firing held (quiesce, until resume). */
+  private paused = false;
+  /** Every read of each instance's page (quiesce, and the verdict's own). */
+  private readonly pageReads = new Map<string, PageRead[][]>();
+  /** Quiet moments before node faults, and how many were not quiet within their bound. */
+  private readonly quiet = { asked: 0, notQuiet: 0 };
+  /** WhatsApp ids of inbound messages seen recorded (so each is asked about once). */
+  private readonly recordedInbound = new Set<string>();
 
   constructor(
-    private readonly base: string,
+    /** A node that answers now (each call may name another). */
+    private readonly base: () => string,
     private readonly key: string,
     private readonly ids: readonly string[],
     private readonly options: MessageStreamOptions,
+    /** Of these WhatsApp ids of inbound messages, the ones the product has recorded (with several nodes: see quiesce). */
+    private readonly inboundRecorded: (waIds: string[]) => Promise<Set<string>> = async () => new Set(),
   ) {
     // Its own generators, apart from the fault sequence's: the same seed draws the same faults with or without the stream.
     this.armRandom = seededRandom(mix(options.seed, 0x6a17));
@@ -144,6 +176,7 @@ export class MessageStream {
     while (this.running) {
       await sleep(between(random, this.options.sendEveryMs[0], this.options.sendEveryMs[1]));
       if (!this.running) break;
+      if (this.paused) continue;
       n++;
       const chat = pick(random, CHATS);
       const cut = random() < this.options.cutShare;
@@ -157,13 +190,14 @@ export class MessageStream {
     while (this.running) {
       await sleep(between(random, this.options.inboundEveryMs[0], this.options.inboundEveryMs[1]));
       if (!this.running) break;
+      if (this.paused) continue;
       n++;
       this.fireInbound(id, pick(random, SENDERS), n);
     }
   }
 
   private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
-    const res = await fetch(`${this.base}${path}`, {
+    const res = await fetch(`${this.base()}${path}`, {
       method,
       headers: { 'x-api-key': this.key, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -250,8 +284,8 @@ export class MessageStream {
           if (answer.status === 200 && typeof answer.body?.messageId === 'string') {
             record.outcome = 'accepted';
             record.waId = answer.body.messageId;
-          } else if (answer.status === 409 || answer.status === 404 || answer.status === 400) {
-            // No running worker, or a request the page never saw: certainly not taken.
+          } else if (answer.status === 409 || answer.status === 404 || answer.status === 400 || answer.body?.error?.code === 'INSTANCE_NOT_PLACED') {
+            // No running worker, no node running it, or a request the page never saw: certainly not taken.
             record.outcome = 'refused';
             record.refusal = describe(answer);
           } else record.refusal = describe(answer); // the worker may have gone after the page took it: no telling
@@ -272,6 +306,7 @@ export class MessageStream {
    * choices follow from the seed alone.
    */
   async beforeHit(kind: FaultKind, target: InstanceSummary | null): Promise<string[]> {
+    if (this.options.quietBefore.includes(kind)) return this.quiesce();
     if (kind !== FaultKind.WORKER_KILL && kind !== FaultKind.SUPERVISOR_KILL) return [];
     const first = this.kills++ === 0;
     const arm = this.armRandom() < this.options.armShare || first;
@@ -299,6 +334,44 @@ export class MessageStream {
     const note = landed ? `${mode} armed on ${id}: the kill lands on message ${landed}, sending` : `${mode} armed on ${id}: no message was seen sending within ${HANG_WAIT_MS / 1000} s`;
     this.crashPoints.notes.push(note);
     return [note];
+  }
+
+  /**
+   * Before a node fault: nothing fired, then (up to QUIET_MS) every request answered, no message
+   * queued or sending, every inbound message a page took recorded; then every page is read, so
+   * what "WhatsApp" holds when the node goes is known whatever the move restores. resume() ends it.
+   */
+  private async quiesce(): Promise<string[]> {
+    if (!this.running) return [];
+    this.paused = true;
+    this.quiet.asked++;
+    const deadline = Date.now() + QUIET_MS;
+    let left = await this.stillMoving();
+    while (left !== null && Date.now() < deadline) {
+      await sleep(250);
+      left = await this.stillMoving();
+    }
+    if (left !== null) this.quiet.notQuiet++;
+    const unread: string[] = [];
+    for (const id of this.ids) await this.pageOf(id).catch(() => unread.push(id));
+    return [left === null ? 'messages quiet' : `messages not quiet within ${QUIET_MS / 1000} s: ${left}`, ...(unread.length > 0 ? [`pages not read: ${unread.join(', ')}`] : [])];
+  }
+
+  /** The stream fires again (the node fault has hit). */
+  resume(): void {
+    this.paused = false;
+  }
+
+  /** What keeps the stream from being quiet, or null. */
+  private async stillMoving(): Promise<string | null> {
+    if (this.tasks.size > 0) return `${this.tasks.size} request(s) in flight`;
+    const waiting = await this.waitingCount().catch(() => -1);
+    if (waiting !== 0) return waiting < 0 ? 'message counts unreadable' : `${waiting} message(s) queued or sending`;
+    const taken = this.inbound.flatMap((f) => (f.outcome === 'accepted' && f.waId && !this.recordedInbound.has(f.waId) ? [f.waId] : []));
+    const recorded = await this.inboundRecorded(taken).catch(() => new Set<string>());
+    recorded.forEach((id) => this.recordedInbound.add(id));
+    const missing = taken.length - recorded.size;
+    return missing > 0 ? `${missing} inbound message(s) not recorded yet` : null;
   }
 
   /** The id of a message of `id` seen `sending` in two looks a second apart, or null. */
@@ -365,15 +438,19 @@ export class MessageStream {
     }
   }
 
-  /** The page's record of what reached "WhatsApp" for the instance (tried a few times: the page may be between loads). */
-  private async pageOf(id: string): Promise<PageEntry[]> {
+  /** The page's record of what reached "WhatsApp" for the instance, kept among its reads (tried a few times: the page may be between loads). */
+  private async pageOf(id: string): Promise<void> {
     let last = '';
     for (let i = 0; i < 10; i++) {
       const answer = await this.call('GET', `/api/demo/${encodeURIComponent(id)}/sent`).catch((err: unknown) => {
         last = describe(null, err);
         return null;
       });
-      if (answer?.status === 200) return (answer.body.sent as Array<{ id: string; body: string | null }>).map((e) => ({ id: e.id, body: e.body }));
+      if (answer?.status === 200) {
+        const read = (answer.body.sent as PageRead[]).map((e) => ({ id: e.id, body: e.body, at: e.at, repeat: e.repeat }));
+        this.pageReads.set(id, [...(this.pageReads.get(id) ?? []), read]);
+        return;
+      }
       if (answer) last = describe(answer);
       await sleep(2_000);
     }
@@ -392,7 +469,8 @@ export class MessageStream {
         violations.push(`sends: ${(err as Error).message}`);
       }
       try {
-        pages.set(id, await this.pageOf(id));
+        await this.pageOf(id);
+        pages.set(id, pageLineage(this.pageReads.get(id) ?? []));
       } catch (err) {
         violations.push(`sends: ${(err as Error).message}`);
       }
@@ -406,7 +484,7 @@ export class MessageStream {
       const copies = (pages.get(instanceId) ?? []).filter((e) => e.id === view?.waMessageId).length;
       return `${instanceId} ${messageId} (${mode}): ${view?.status ?? 'not found'}, ${copies}× on the page`;
     });
-    return { violations, report: { sends: sends.evidence, inbound: inbound.evidence, crashPoints: this.crashPoints, settle: this.settleFacts } };
+    return { violations, report: { sends: sends.evidence, inbound: inbound.evidence, crashPoints: this.crashPoints, settle: this.settleFacts, quiet: this.quiet } };
   }
 }
 
@@ -428,6 +506,7 @@ export function streamSummary(r: StreamReport): string {
     `${i.received} received by the receiver, ${i.missing} missing, ${i.duplicatesDelivered} duplicate deliveries, ${i.receivedAfterLostAnswer} received after a lost answer (${i.deliveries} deliveries)\n` +
     `crash points: ${r.crashPoints.armed} kills preceded by a hung send, ${r.crashPoints.landed} landed on a message sending` +
     `${r.crashPoints.fates.length > 0 ? ` (${r.crashPoints.fates.join('; ')})` : ''}; ` +
-    `final settle ${(r.settle.ms / 1000).toFixed(1)} s (${r.settle.waiting} still waiting, ${r.settle.inboundMissing} inbound undelivered)`
+    `final settle ${(r.settle.ms / 1000).toFixed(1)} s (${r.settle.waiting} still waiting, ${r.settle.inboundMissing} inbound undelivered)` +
+    (r.quiet.asked > 0 ? `; ${r.quiet.asked} quiet moments before node faults and unpairs (${r.quiet.notQuiet} not quiet within ${QUIET_MS / 1000} s)` : '')
   );
 }

@@ -1,5 +1,5 @@
 import { sleep } from '../../lib/timeout.js';
-import type { ApiClient, InstanceSummary } from '../support/api-client.js';
+import type { InstanceSummary } from '../support/api-client.js';
 
 export interface Observation {
   at: number;
@@ -16,7 +16,8 @@ const UNWELL = new Set(['degraded', 'zombie', 'stuck', 'corrupted']);
 /**
  * Watches the fleet through the public API (`GET /api/instances` every `intervalMs`) and keeps
  * what each instance looked like when. Detection and recovery times are read off this timeline:
- * the supervisor is a black box here. While the supervisor is down the timeline has a gap.
+ * the supervisor is a black box here. While the supervisor is down the timeline has a gap. With
+ * several nodes `read` asks every node and keeps each instance as its owner sees it (target.ts).
  */
 export class Timeline {
   private readonly byId = new Map<string, Observation[]>();
@@ -29,7 +30,7 @@ export class Timeline {
   slowestAnswerMs = 0;
 
   constructor(
-    private readonly api: ApiClient,
+    private readonly read: () => Promise<{ database: 'up' | 'down'; instances: InstanceSummary[] }>,
     private readonly intervalMs = 200,
   ) {}
 
@@ -51,7 +52,7 @@ export class Timeline {
   private async sample(): Promise<void> {
     try {
       const asked = Date.now();
-      const { database, instances } = await this.api.fleet();
+      const { database, instances } = await this.read();
       // The answer shows the fleet at some moment between the request and the reply: the request's
       // time, so a state is never dated after the change that ended it.
       const at = asked;

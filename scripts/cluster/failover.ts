@@ -31,6 +31,9 @@ export interface FailoverSettings {
   moveBoundMs: number;
 }
 
+/** Called the moment a scenario's fault hits (a chaos run's message stream resumes then). */
+export type OnHit = () => void;
+
 /** The instances a node runs now, from the latest sample. */
 export function heldBy(sample: ClusterSample | undefined, node: string): string[] {
   return (sample?.rows ?? []).filter((r) => r.owner === node).map((r) => r.id);
@@ -88,10 +91,11 @@ export async function fencingRefusals(run: ClusterRun, node: string): Promise<nu
 }
 
 /** SIGKILL of a node's supervisor: its instances are CONNECTED elsewhere within the bound, without a QR. */
-export async function killNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
+export async function killNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings, onHit: OnHit = () => undefined): Promise<ScenarioResult> {
   const ids = heldBy((await sampler.fresh()) ?? undefined, node);
   const t0 = Date.now();
   run.node(node).process.signal('SIGKILL');
+  onHit();
   const moved = await movedAway(sampler, pool, ids, node, t0, s.moveBoundMs);
   return { scenario: 'sigkill', node, moved, problems: [...(ids.length === 0 ? [`${node} ran no instance`] : []), ...movedProblems(moved, s.moveBoundMs)], notes: [] };
 }
@@ -101,11 +105,12 @@ export async function killNode(run: ClusterRun, sampler: ClusterSampler, pool: P
  * themselves), then SIGCONT: its instances moved meanwhile, it writes nothing for them after the
  * thaw, and no browser of it is left for them one renewal interval after.
  */
-export async function freezeNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
+export async function freezeNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings, onHit: OnHit = () => undefined): Promise<ScenarioResult> {
   const ids = heldBy((await sampler.fresh()) ?? undefined, node);
   const problems: string[] = ids.length === 0 ? [`${node} ran no instance`] : [];
   const t0 = Date.now();
   run.node(node).process.signal('SIGSTOP');
+  onHit();
   await sleep(2 * s.leaseTtlMs);
   const moved = await movedAway(sampler, pool, ids, node, t0, Math.max(0, 2 * s.leaseTtlMs - (Date.now() - t0)) + 1);
   const stillThere = moved.filter((m) => m.ms === null).map((m) => m.id);
@@ -136,13 +141,14 @@ export async function freezeNode(run: ClusterRun, sampler: ClusterSampler, pool:
  * A node loses MySQL alone (its relay is cut): it stops its browsers before its leases lapse, the
  * others take its instances, and the other nodes' instances never change owner or leave CONNECTED.
  */
-export async function cutDatabase(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
+export async function cutDatabase(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings, onHit: OnHit = () => undefined): Promise<ScenarioResult> {
   const before = (await sampler.fresh()) ?? undefined;
   const ids = heldBy(before, node);
   const others = (before?.rows ?? []).filter((r) => r.owner !== null && r.owner !== node).map((r) => ({ id: r.id, owner: r.owner, epoch: r.epoch }));
   const problems: string[] = ids.length === 0 ? [`${node} ran no instance`] : [];
   const t0 = Date.now();
   run.node(node).proxy.cut();
+  onHit();
   const moved = await movedAway(sampler, pool, ids, node, t0, s.moveBoundMs);
   problems.push(...movedProblems(moved, s.moveBoundMs));
   const left = ((await sampler.fresh())?.browsers ?? []).filter((b) => b.node === node);
@@ -161,11 +167,13 @@ export async function cutDatabase(run: ClusterRun, sampler: ClusterSampler, pool
 }
 
 /** SIGTERM: the node hands every instance over (no lease left to lapse) and exits; they are CONNECTED elsewhere, no QR. */
-export async function stopNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings): Promise<ScenarioResult> {
+export async function stopNode(run: ClusterRun, sampler: ClusterSampler, pool: Pool, node: string, s: FailoverSettings, onHit: OnHit = () => undefined): Promise<ScenarioResult> {
   const ids = heldBy((await sampler.fresh()) ?? undefined, node);
   const problems: string[] = ids.length === 0 ? [`${node} ran no instance`] : [];
   const t0 = Date.now();
-  const exit = await run.node(node).process.stop(30_000);
+  const stopping = run.node(node).process.stop(30_000);
+  onHit();
+  const exit = await stopping;
   if (!exit || exit.code !== 0) problems.push(`${node} did not exit 0 after SIGTERM (${JSON.stringify(exit)})`);
   const [rows] = await pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM instances WHERE owner_node = ? AND lease_until > NOW(3)', [node]);
   const leftLeases = Number(rows[0]!.n);

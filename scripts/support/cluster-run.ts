@@ -22,6 +22,8 @@ export interface ClusterRunOptions {
   apiKey?: string;
   /** First node's port; the others follow (default: free ports). */
   basePort?: number;
+  /** The supervisor entry to run instead of the build's (see scripts/chaos/defects.ts). */
+  entry?: string;
 }
 
 export interface ClusterNodeProcess {
@@ -100,6 +102,7 @@ export class ClusterRun {
       cwd: dir,
       logFile,
       baseUrl: url,
+      entry: this.options.entry,
       env: {
         ...demoModeEnv({ port, apiKey: this.apiKey, mysqlUrl: proxied.toString(), dir, chromePath: this.options.chromePath }),
         CLUSTER: 'on',
@@ -110,6 +113,11 @@ export class ClusterRun {
       },
     });
     this.nodes.push({ id, url, api: new ApiClient(url, this.apiKey), process: process_, proxy, logFile });
+  }
+
+  /** The run's folder: every node's sessions are under it. */
+  get dir(): string {
+    return this.options.dir;
   }
 
   node(id: string): ClusterNodeProcess {

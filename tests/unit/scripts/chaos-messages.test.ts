@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeInbound, judgeSends, receivedHooks, type InboundRecord, type MessageView, type PageEntry, type SendRecord } from '../../../scripts/chaos/message-verdict.js';
+import { judgeInbound, judgeSends, pageLineage, receivedHooks, type InboundRecord, type MessageView, type PageEntry, type SendRecord } from '../../../scripts/chaos/message-verdict.js';
 
 const send = (n: number, over: Partial<SendRecord> = {}): SendRecord => ({
   instanceId: 'a',
@@ -161,5 +161,44 @@ describe('webhook repeats and supervisor kills', () => {
     expect(excusedRepeats(accepted, [4_000])).toEqual({ afterKill: 1, unexplained: ['b ×2'] });
     expect(excusedRepeats(accepted, [])).toEqual({ afterKill: 0, unexplained: ['a ×2', 'b ×2'] });
     expect(excusedRepeats(accepted, [1_500, 4_000])).toEqual({ afterKill: 2, unexplained: [] });
+  });
+
+  it('excuses a repeat when a node was cut or stopped at any time between the two acceptances', async () => {
+    const { excusedRepeats } = await import('../../../scripts/chaos/invariants.js');
+    const accepted = [
+      { eventId: 'a', at: 1_000 },
+      { eventId: 'a', at: 9_000 },
+    ];
+    expect(excusedRepeats(accepted, [[500, 2_000]])).toEqual({ afterKill: 1, unexplained: [] });
+    expect(excusedRepeats(accepted, [[8_000, 20_000]])).toEqual({ afterKill: 1, unexplained: [] });
+    expect(excusedRepeats(accepted, [[9_500, 20_000], [0, 900]])).toEqual({ afterKill: 0, unexplained: ['a ×2'] });
+  });
+});
+
+describe("an instance's page record over its lives", () => {
+  it('holds every arrival any read held, once, in arrival order', () => {
+    const before = [
+      { id: 'x', body: 's1', at: 10 },
+      { id: 'y', body: 's2', at: 20 },
+    ];
+    // Restored from a backup taken before y arrived; z arrived on the new node.
+    const after = [
+      { id: 'x', body: 's1', at: 10 },
+      { id: 'z', body: 's3', at: 30 },
+    ];
+    expect(pageLineage([before, after])).toEqual([
+      { id: 'x', body: 's1' },
+      { id: 'y', body: 's2' },
+      { id: 'z', body: 's3' },
+    ]);
+  });
+
+  it('keeps a second arrival of one id as a second entry, so a resend still shows twice', () => {
+    const read = [
+      { id: 'x', body: 's1', at: 10 },
+      { id: 'x', body: 's1', at: 40, repeat: 2 },
+    ];
+    expect(pageLineage([read, read])).toHaveLength(2);
+    expect(pageLineage([])).toEqual([]);
   });
 });
