@@ -66,10 +66,14 @@ describe.skipIf(user === null)('worker storage, supervisor running as root', () 
     );
   });
 
-  it('lets the worker user through a closed folder that grants it search by an ACL entry (what ensure-worker-user.sh does), and nobody else', () => {
+  it('lets the worker user through a closed folder once ensure-worker-user.sh gave it search by an ACL entry, and nobody else', () => {
     const closed = mkdtempSync(join(tempSessionRoot(), 'acl-')); // 0700, root's
-    execFileSync('setfacl', ['-m', `u:${user!.name}:--x`, closed]);
     const root = join(closed, 'sessions');
+    // The script itself, as the quick start runs it (it installs Debian's acl package when setfacl is missing).
+    execFileSync('bash', ['scripts/ensure-worker-user.sh'], {
+      env: { ...process.env, WORKER_USER: user!.name, SESSION_STORAGE_PATH: root, CACHE_PATH: join(tempSessionRoot(), 'cache') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     grantStorage(user!, root, join(tempSessionRoot(), 'cache'));
     expect(owner(root)).toEqual(theUser);
     expect(spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-x', closed]).status).not.toBe(0);
