@@ -30,8 +30,13 @@ export type RowChange =
   /** Messages: accepted, moved through their states, received, acknowledged (src/messages/journal-changes.ts). */
   | MessageChange;
 
-/** An operator's intent, written by whichever node the API request reached: not fenced by a lease. */
-const OPERATOR_CHANGES: ReadonlySet<string> = new Set(['create', 'enabled', 'remove', 'webhook', 'webhookSecret', 'keyCreate', 'keyRevoke', 'messageAccept']);
+/**
+ * Not fenced by a lease: an operator's intent, written by whichever node the API request reached,
+ * and an inbound message, a fact the phone reported that is recorded once per WhatsApp id. A node
+ * that lost its lease while it held received messages (cut from MySQL, say) still records them
+ * when it can: the new owner's worker never saw them, and a repeat announces nothing.
+ */
+const UNFENCED_CHANGES: ReadonlySet<string> = new Set(['create', 'enabled', 'remove', 'webhook', 'webhookSecret', 'keyCreate', 'keyRevoke', 'messageAccept', 'inbound']);
 
 /** Changes that announce nothing when they changed nothing (the rest happened live whatever the row said). */
 const QUIET_WHEN_UNCHANGED: ReadonlySet<string> = new Set(['enabled', 'messageAccept', 'messageMove', 'inbound']);
@@ -74,7 +79,8 @@ export interface JournalOptions {
   /**
    * CLUSTER=on: this node's leases. An entry that is the node's own doing for an instance (status,
    * health, events, webhooks, message moves) is written only under the lease it holds; an
-   * operator's intent (create, enable, remove, webhook, keys, accepting a message) is valid from any node.
+   * operator's intent (create, enable, remove, webhook, keys, accepting a message) and an inbound
+   * message are valid from any node (UNFENCED_CHANGES).
    */
   fence?: Pick<Leases, 'check'> | null;
   /** NODE_ID, recorded on every audit event this journal writes. */
@@ -310,7 +316,7 @@ export class Journal {
       await queueNotes();
       return 'written';
     }
-    if (this.options.fence && !OPERATOR_CHANGES.has(change?.kind ?? '')) await this.options.fence.check(conn, id, describe(entry));
+    if (this.options.fence && !UNFENCED_CHANGES.has(change?.kind ?? '')) await this.options.fence.check(conn, id, describe(entry));
     let moved: ConnectionStatus | null = null;
     switch (change?.kind) {
       case 'create':

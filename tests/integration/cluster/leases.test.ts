@@ -125,6 +125,32 @@ describe('fencing in the journal', () => {
     journal.close();
   });
 
+  it('an inbound message is recorded by a node that lost its lease (a fact the phone reported, kept once per WhatsApp id), and a repeat from the new owner adds nothing', async () => {
+    const a = new Leases('a', silentLogger);
+    const [claim] = await clusterRows.claim(db.pool, 'a', TTL, 1);
+    a.hold(claim!.id, claim!.epoch);
+    const journal = journalFor(a);
+    journal.track('fenced', 'DISCONNECTED');
+    await db.pool.query("UPDATE instances SET webhook_url = 'http://127.0.0.1:9/hook' WHERE id = 'fenced'");
+    await lapse('a');
+    await clusterRows.claim(db.pool, 'b', TTL, 1);
+    const message = { instanceId: 'fenced', waMessageId: 'false_1555@c.us_LOST', chatId: '1555@c.us', from: '1555@c.us', to: 'me@c.us', fromMe: false, type: 'chat', body: 'held through the cut', waTimestamp: 1, hasMedia: false, quotedId: null, receivedAt: new Date() };
+    const entry = { instanceId: 'fenced', change: { kind: 'inbound' as const, message }, notify: [{ name: 'message.received' as const, payload: { instanceId: 'fenced', id: message.waMessageId, at: message.receivedAt } as never }] };
+    expect(await journal.record(entry)).toBe('written');
+    expect(a.stats.fencingRefusals).toBe(0);
+    const b = new Leases('b', silentLogger);
+    b.hold('fenced', 2);
+    const owner = journalFor(b);
+    owner.track('fenced', 'DISCONNECTED');
+    expect(await owner.record(entry)).toBe('unchanged');
+    const [rows] = await db.pool.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM inbound_messages WHERE wa_message_id = ?', [message.waMessageId]);
+    expect(Number(rows[0]!.n)).toBe(1);
+    const [notes] = await db.pool.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM webhook_outbox WHERE event = 'message.received' AND instance_id = 'fenced'");
+    expect(Number(notes[0]!.n)).toBe(1);
+    journal.close();
+    owner.close();
+  });
+
   it('a node that holds no lease for the instance is refused without asking (its stale handle after a loss)', async () => {
     const a = new Leases('a', silentLogger);
     const journal = journalFor(a);
