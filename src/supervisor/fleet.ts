@@ -244,6 +244,15 @@ export class Fleet {
     if (!(await this.row(id)) && !this.known.has(id)) throw new AppError('DATABASE_UNAVAILABLE');
   }
 
+  /**
+   * `handle`, after `mustExist`: CLUSTER=on, a node that has not read the instance's row yet (it
+   * just started) answers INSTANCE_NOT_PLACED for an instance that exists, not INSTANCE_NOT_FOUND.
+   */
+  async placedHandle(id: string): Promise<InstanceHandle> {
+    await this.mustExist(id);
+    return this.handle(id);
+  }
+
   /** The handle when this node runs the instance. */
   find(id: string): InstanceHandle | undefined {
     return this.handles.get(id);

@@ -190,7 +190,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   });
 
   router.get('/api/instance/:id/qr', async (req, res) => {
-    const handle = fleet.handle(idOf(req, res));
+    const handle = await fleet.placedHandle(idOf(req, res));
     refuseConnected(handle);
     const qr = await currentQr(fleet, handle);
     if (req.accepts(['application/json', 'image/png']) === 'image/png') {
@@ -203,7 +203,7 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   router.post('/api/instance/:id/pairing-code', async (req, res) => {
     const id = idOf(req, res);
     const { phone } = pairingCodeBody.parse(req.body ?? {});
-    const handle = fleet.handle(id);
+    const handle = await fleet.placedHandle(id);
     refuseConnected(handle);
     const limit = await fleet.takePairingAttempt(id, config.pairingWindowMs, config.pairingMaxAttempts);
     if (!limit.allowed) {

@@ -36,7 +36,7 @@ export function messagesRouter(fleet: Fleet, messages: Messages, options: { medi
 
   router.post('/api/instance/:id/messages', parseBody, async (req, res) => {
     const id = instanceOf(req, res);
-    fleet.handle(id); // INSTANCE_NOT_FOUND before anything is read or fetched
+    await fleet.placedHandle(id); // INSTANCE_NOT_FOUND before anything is read or fetched
     const header = req.get('Idempotency-Key');
     const idempotencyKey = header === undefined ? null : idempotencyKeyHeader.parse(header);
     const body = sendBodySchema.parse(req.body);
