@@ -110,7 +110,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(keysRouter(fleet, pool, scopedKeys));
-  app.use(nodesRouter({ fleet, config, cluster }));
+  app.use(nodesRouter({ fleet, config, cluster, log }));
   app.use(checksRouter(checks, fleet));
   app.use(webhooksRouter(pool, fleet, deps.wakeWebhooks ?? (() => undefined)));
   if (config.waFleetFakeWeb) app.use(demoRouter(fleet, deps.messages));

@@ -32,7 +32,7 @@ export function instanceOfPath(path: string): string | null {
  * the client's own key) and answers with what that node answered. OWNER_UNREACHABLE when it does
  * not answer in time. The body is streamed, so a send's media is never parsed twice.
  */
-export async function forward(req: Request, res: Response, baseUrl: string, fromNode: string): Promise<void> {
+export async function forward(req: Request, res: Response, baseUrl: string, fromNode: string, log: Logger): Promise<void> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (HOP_BY_HOP.has(name) || value === undefined) continue;
@@ -50,6 +50,12 @@ export async function forward(req: Request, res: Response, baseUrl: string, from
       ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: 'half' } : {}),
     } as RequestInit);
   } catch (err) {
+    // The client hung up (its body ended short, or it closed the connection): the forward was cut
+    // on our side, not the owner's, and nobody is left to answer.
+    if (req.destroyed || res.destroyed) {
+      log.debug(`forwarded ${req.method} ${req.path} cut: the client went away`, { error: coerceError(err).message });
+      return;
+    }
     throw new AppError('OWNER_UNREACHABLE', `the node running this instance (${new URL(baseUrl).host}) did not answer: ${coerceError(err).message}`);
   }
   const body = Buffer.from(await answer.arrayBuffer());
@@ -82,7 +88,7 @@ export function forwardToOwner(options: ForwardOptions): RequestHandler {
       const owner = await options.ownerOf(id);
       if (!owner || owner.node === options.nodeId || !owner.url) return next();
       options.log.debug(`forwarded ${req.method} ${req.path} to ${owner.node}`, { instanceId: id });
-      await forward(req, res, owner.url, options.nodeId);
+      await forward(req, res, owner.url, options.nodeId, options.log.child({ instanceId: id }));
     })().catch(next);
   };
 }

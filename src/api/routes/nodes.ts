@@ -4,6 +4,7 @@ import type { Leases } from '../../cluster/leases.js';
 import type { Config } from '../../config/index.js';
 import type { NodeRow } from '../../db/cluster-repository.js';
 import { AppError } from '../../errors/index.js';
+import type { Logger } from '../../logger/index.js';
 import type { Fleet } from '../../supervisor/fleet.js';
 import { forward, FORWARDED_HEADER } from '../forward.js';
 import { nodeIdParams } from '../schemas.js';
@@ -15,6 +16,7 @@ export interface NodesRouteOptions {
   config: Config;
   /** CLUSTER=on: this node and its leases; null: one supervisor runs every instance. */
   cluster: { node: ClusterNode; leases: Leases } | null;
+  log: Logger;
 }
 
 function nodeView(n: NodeRow, self: string, stats: Leases['stats'] | null) {
@@ -38,7 +40,7 @@ function nodeView(n: NodeRow, self: string, stats: Leases['stats'] | null) {
  * The nodes (admin only). With CLUSTER=off the list is this supervisor alone. Drain and resume
  * act on the node named in the path: another node's request is passed on to it.
  */
-export function nodesRouter({ fleet, config, cluster }: NodesRouteOptions): Router {
+export function nodesRouter({ fleet, config, cluster, log }: NodesRouteOptions): Router {
   const router = Router();
 
   router.get('/api/nodes', async (_req, res) => {
@@ -71,7 +73,7 @@ export function nodesRouter({ fleet, config, cluster }: NodesRouteOptions): Rout
       const target = rows.find((n) => n.id === id);
       if (!target) throw new AppError('NODE_NOT_FOUND', `no node "${id}"`);
       if (req.headers[FORWARDED_HEADER] || !target.alive) throw new AppError('OWNER_UNREACHABLE', `node "${id}" is ${target.alive ? 'not answering for itself' : 'down'}`);
-      await forward(req, res, target.url, fleet.nodeId);
+      await forward(req, res, target.url, fleet.nodeId, log);
     };
 
   /** Moves every instance of the node to the others (maintenance); answers at once, GET /api/nodes shows the load fall. */
