@@ -179,6 +179,7 @@ export class Fleet {
       settings: this.settings,
       gate: this.gate,
       onMessage: (id, m) => this.messageListener?.(id, m),
+      ...(this.options.leases ? { leaseRanOut: () => this.options.leases!.remainingMs() === 0 } : {}),
     });
     this.known.set(row.id, row);
     this.handles.set(row.id, handle);

@@ -50,6 +50,14 @@ export interface InstanceDeps {
   gate?: StartAdmission;
   /** Where the worker's message traffic (inbound messages, receipts) goes: it is not the handle's business. */
   onMessage?: (instanceId: string, m: WorkerMessage) => void;
+  /**
+   * CLUSTER=on: true once the node's lease time has run out (it could not renew). Its workers
+   * hold the same deadline and end themselves at it, so a crash seen then is the fence's doing,
+   * not the instance's: nothing is announced or recorded (the writes would be refused, and the
+   * event stream would tell of changes no record holds), no reconnect is tried (its worker would
+   * end at once), and the fleet relinquishes the instance.
+   */
+  leaseRanOut?: () => boolean;
   random?: () => number;
   now?: () => Date;
 }
@@ -363,6 +371,11 @@ export class InstanceHandle {
 
   /** Worker exit, browser gone, page closed, an unexpected disconnect: all seen at once, all handled the same. */
   private async onCrash(kind: string, data: Record<string, unknown>): Promise<void> {
+    if (this.deps.leaseRanOut?.()) {
+      this.log.info(`${kind} after the node's lease ran out: left to the self-fence`);
+      await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
+      return;
+    }
     const detectedAt = this.now();
     const connectedForMs = this.core.status === ConnectionStatus.CONNECTED ? detectedAt.getTime() - this.core.statusChangedAt.getTime() : null;
     this.recordError(describeCrash(kind, data));

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionStatus, type Instance } from '../../../../src/domain/instance.js';
 import type { Journal, JournalEntry } from '../../../../src/supervisor/journal.js';
-import { InstanceHandle, type InstanceSettings, type WorkerLauncher } from '../../../../src/supervisor/instance/handle.js';
+import { InstanceHandle, type InstanceDeps, type InstanceSettings, type WorkerLauncher } from '../../../../src/supervisor/instance/handle.js';
 import type { WorkerClient, WorkerExit, WorkerListener } from '../../../../src/worker/handle.js';
 import { instanceRow, ROW_T0 } from '../../../support/instance-row.js';
 import { silentLogger } from '../../../support/logger.js';
@@ -46,7 +46,7 @@ type Listener = Required<WorkerListener>;
  * throws the next queued error) and keeps the listener it was given, so the test can speak as
  * that worker.
  */
-function harness(overrides: Partial<Instance> = {}) {
+function harness(overrides: Partial<Instance> = {}, deps: Partial<InstanceDeps> = {}) {
   const entries: JournalEntry[] = [];
   const journal = {
     record: async (entry: JournalEntry) => {
@@ -66,7 +66,7 @@ function harness(overrides: Partial<Instance> = {}) {
     workers.push(w);
     return w.client;
   });
-  const handle = new InstanceHandle('sales-01', row(overrides), { journal, log: silentLogger, launch, settings: SETTINGS, random: () => 0 });
+  const handle = new InstanceHandle('sales-01', row(overrides), { journal, log: silentLogger, launch, settings: SETTINGS, random: () => 0, ...deps });
   const last = () => listeners[listeners.length - 1]!;
   return {
     handle,
@@ -82,8 +82,8 @@ function harness(overrides: Partial<Instance> = {}) {
   };
 }
 
-async function started(overrides: Partial<Instance> = {}) {
-  const h = harness(overrides);
+async function started(overrides: Partial<Instance> = {}, deps: Partial<InstanceDeps> = {}) {
+  const h = harness(overrides, deps);
   await h.handle.start('enabled');
   await flush();
   return h;
@@ -294,6 +294,23 @@ describe('InstanceHandle', () => {
     // Attempt 1 at once; attempts 2 and 3 wait BASE * 1.5^1 and BASE * 1.5^2 (1500, 2250 ms) after the crash before them.
     expect(launchedAt).toEqual([0, 1_500, 3_750]);
     expect(h.statusEntries().at(-1)!.change).toEqual({ kind: 'status', to: ConnectionStatus.DISCONNECTED, reason: 'max_attempts' });
+  });
+
+  it("CLUSTER=on, a worker that ends itself because the node's lease ran out is left to the self-fence: nothing announced or recorded, no reconnect", async () => {
+    let ranOut = false;
+    const h = await started({}, { leaseRanOut: () => ranOut });
+    h.emit('ready', { wid: 'w@c.us', pushname: 'P' });
+    await flush();
+    await vi.advanceTimersByTimeAsync(10_000);
+    const before = h.entries.length;
+    ranOut = true;
+    h.workers[0]!.exit({ code: 0, signal: null });
+    await flush();
+    await vi.advanceTimersByTimeAsync(60_000);
+    // Announcements are the journal's entries (its bus tells the event stream what it records).
+    expect(h.entries.slice(before)).toEqual([]);
+    expect(h.launch).toHaveBeenCalledTimes(1);
+    expect(h.handle.live.status).toBe(ConnectionStatus.CONNECTED);
   });
 
   it('a crash within 10 s of connecting waits the formula, so a page that dies soon after every connect is not restarted in a tight loop', async () => {
