@@ -12,13 +12,14 @@ export interface RecoveryTickResult {
 
 /**
  * Whether the recovery loop should start the instance: enabled, no worker running or starting,
- * not blocked by a no-reconnect reason (LOGOUT, BANNED…), not waiting out a reconnect backoff or
+ * not blocked by a no-reconnect reason (LOGOUT, BANNED…), not in the middle of handling its own
+ * crash (its reconnect is about to be scheduled), not waiting out a reconnect backoff or
  * its turn in the boot queue (starting it here would defeat REHYDRATE_CONCURRENCY),
  * and not idling in QR_REQUIRED (a worker stopped after a QR wait comes back when the QR is asked for).
  */
 export function dueForStart(handle: Pick<InstanceHandle, 'hasWorker' | 'live'>, enabled: boolean, now: number): boolean {
   const live = handle.live;
-  if (!enabled || handle.hasWorker || live.blockedBy !== null || live.bootQueued) return false;
+  if (!enabled || handle.hasWorker || live.blockedBy !== null || live.bootQueued || live.handlingCrash) return false;
   if (live.nextReconnectAt !== null && live.nextReconnectAt.getTime() > now) return false;
   return live.status !== ConnectionStatus.QR_REQUIRED;
 }

@@ -80,6 +80,11 @@ export interface InstanceLive {
   /** Waiting in the boot queue for its turn: like a pending reconnect, neither stuck nor due for a start. */
   bootQueued: boolean;
   /**
+   * A crash is being handled: its worker is gone and its reconnect about to be decided (the
+   * DISCONNECTED write comes first). Not due for a start from anyone else meanwhile.
+   */
+  handlingCrash: boolean;
+  /**
    * A start waiting at the fleet's start gate (launch concurrency, fleet memory), with why; null
    * otherwise. The status stays what it was (DISCONNECTED, RECONNECTING, QR_REQUIRED) until the
    * start is admitted and the worker launched (INITIALIZING).
@@ -112,6 +117,8 @@ export class InstanceHandle {
   private stopping = false;
   private readonly facts: InstanceFacts;
   private readonly log: Logger;
+  /** Crashes being handled now (see `live.handlingCrash`). */
+  private crashesInHand = 0;
   private readonly now: () => Date;
   private readonly rungs: RungTarget;
   private readonly gate: StartAdmission;
@@ -159,6 +166,7 @@ export class InstanceHandle {
       reconnectAttempts: this.facts.attempts,
       nextReconnectAt: this.reconnect.nextAt,
       bootQueued: this.facts.bootQueued,
+      handlingCrash: this.crashesInHand > 0,
       admission: this.gate.waiting(this.id),
       blockedBy: this.facts.blockedBy,
       qr: this.facts.qr,
@@ -379,9 +387,17 @@ export class InstanceHandle {
     const detectedAt = this.now();
     const connectedForMs = this.core.status === ConnectionStatus.CONNECTED ? detectedAt.getTime() - this.core.statusChangedAt.getTime() : null;
     this.recordError(describeCrash(kind, data));
-    await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
-    await this.core.move(LifecycleEvent.DISCONNECTED, kind, { data: { ...data, detectedAt: detectedAt.toISOString() }, patch: { lastError: this.facts.lastError } });
-    await this.scheduleReconnect(kind, connectedForMs);
+    // From the drop until the reconnect is scheduled the instance has no worker and no pending
+    // reconnect: the recovery loop must not take it for one nobody looks after (found by chaos:
+    // its start ran into the reconnect being scheduled, and the instance stuck in RECONNECTING).
+    this.crashesInHand++;
+    try {
+      await this.slot.drop(this.deps.settings.workerStopTimeoutMs);
+      await this.core.move(LifecycleEvent.DISCONNECTED, kind, { data: { ...data, detectedAt: detectedAt.toISOString() }, patch: { lastError: this.facts.lastError } });
+      await this.scheduleReconnect(kind, connectedForMs);
+    } finally {
+      this.crashesInHand--;
+    }
   }
 
   private async scheduleReconnect(reason: string, connectedForMs: number | null = null): Promise<void> {

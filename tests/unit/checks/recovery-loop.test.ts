@@ -19,6 +19,7 @@ function handle(over: Partial<InstanceLive> = {}, hasWorker = false): { hasWorke
     reconnectAttempts: 0,
     nextReconnectAt: null,
     bootQueued: false,
+    handlingCrash: false,
     admission: null,
     blockedBy: null,
     qr: null,
@@ -45,6 +46,8 @@ describe('dueForStart', () => {
     ['waiting for its turn in the boot queue', handle({ status: 'RECONNECTING', reason: 'rehydrate', bootQueued: true }), true],
     // Its pending start holds the worker slot: the gate will launch it, not the recovery loop.
     ['waiting at the start gate', handle({ admission: { waiting: true, reason: 'fleet memory 1.9 GiB + 200 MiB expected > cap 2.0 GiB', wait: 'memory', since: new Date(NOW - 5_000), position: 1 } }, true), true],
+    // Found by the nodes chaos run: started between its crash's DISCONNECTED and its scheduled reconnect, it stuck in RECONNECTING.
+    ['handling its own crash (its reconnect not scheduled yet)', handle({ handlingCrash: true }), true],
     ['idling in QR_REQUIRED after a QR wait', handle({ status: 'QR_REQUIRED', reason: 'qr_timeout' }), true],
   ])('leaves alone an instance %s', (_name, h, enabled) => {
     expect(dueForStart(h, enabled, NOW)).toBe(false);

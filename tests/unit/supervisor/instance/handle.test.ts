@@ -70,6 +70,7 @@ function harness(overrides: Partial<Instance> = {}, deps: Partial<InstanceDeps> 
   const last = () => listeners[listeners.length - 1]!;
   return {
     handle,
+    journal,
     entries,
     launch,
     listeners,
@@ -294,6 +295,25 @@ describe('InstanceHandle', () => {
     // Attempt 1 at once; attempts 2 and 3 wait BASE * 1.5^1 and BASE * 1.5^2 (1500, 2250 ms) after the crash before them.
     expect(launchedAt).toEqual([0, 1_500, 3_750]);
     expect(h.statusEntries().at(-1)!.change).toEqual({ kind: 'status', to: ConnectionStatus.DISCONNECTED, reason: 'max_attempts' });
+  });
+
+  it('is marked as handling its crash from the worker exit until its reconnect is scheduled, so the recovery loop does not start it meanwhile', async () => {
+    const h = await started();
+    const seen: Array<[string, boolean]> = [];
+    const record = h.journal.record.bind(h.journal);
+    h.journal.record = async (entry: JournalEntry) => {
+      if (entry.change?.kind === 'status') seen.push([entry.change.to, h.handle.live.handlingCrash]);
+      return record(entry);
+    };
+    expect(h.handle.live.handlingCrash).toBe(false);
+    h.workers[0]!.exit();
+    await flush();
+    expect(seen).toEqual([
+      [ConnectionStatus.DISCONNECTED, true],
+      [ConnectionStatus.RECONNECTING, true],
+    ]);
+    expect(h.handle.live.handlingCrash).toBe(false);
+    expect(h.handle.live.nextReconnectAt).not.toBeNull();
   });
 
   it("CLUSTER=on, a worker that ends itself because the node's lease ran out is left to the self-fence: nothing announced or recorded, no reconnect", async () => {
