@@ -35,7 +35,8 @@ import { startRouteLoad } from './support/route-load.js';
 import type { RouteRow } from './support/route-report.js';
 import { createAndLink, listOrNote, statusChangesSince, waitConnectedSince } from './support/scale-fleet.js';
 import { LoopWatch } from './support/scale-loops.js';
-import { cpuBetween, runMemory, RunMemoryPeak, runProcesses, stillRunning, type RunMemory } from './support/scale-processes.js';
+import { cpuBetween, runMemory, runProcesses, stillRunning, type RunMemory } from './support/scale-processes.js';
+import { PeakMemory } from './support/peak-memory.js';
 import { renderReport, verdicts, type BootResult, type IdleResult } from './support/scale-report.js';
 import { codeFacts, ScaleRun } from './support/scale-run.js';
 
@@ -178,7 +179,11 @@ async function loadRoutes(run: ScaleRun, ids: readonly string[], opts: Options):
 /** SIGKILL, a new supervisor at once, and the boot until every instance has a CONNECTED recorded after the kill. */
 async function boot(run: ScaleRun, ids: readonly string[], opts: Options, failures: string[]): Promise<BootResult> {
   const killed = runProcesses(run.marker).filter((p) => p.pid !== run.supervisor.pid);
-  const peak = new RunMemoryPeak(run.marker, opts.bootSampleMs);
+  // Every process of the run, not this process's tree: the killed supervisor's orphans and the crashpad handlers count too.
+  const peak = new PeakMemory(opts.bootSampleMs, () => {
+    const m = runMemory(run.marker, null);
+    return { pssBytes: m.totalBytes, processes: m.processes };
+  });
   try {
     const loadAtKill = loadavg()[0] ?? 0;
     const tKill = Date.now();
@@ -190,7 +195,7 @@ async function boot(run: ScaleRun, ids: readonly string[], opts: Options, failur
     const atApiUp = stillRunning(killed).length;
     progress(`new supervisor ${run.supervisor.pid} answers after ${(apiUpMs / 1000).toFixed(1)} s; ${atApiUp} of the killed one's processes still running`);
     const changes = await waitConnectedSince(run.db.pool, ids, tKill, tKill + opts.boundMs, progress);
-    const { peakBytes, processesAtPeak } = peak.stop();
+    const { peakBytes, peakProcesses: processesAtPeak } = peak.stop();
     const afterBoot = stillRunning(killed).map((p) => `${p.pid} ${p.cmdline.slice(0, 100)}`);
     const shown = await listedStatuses(run, failures);
     const connectedMs: number[] = [];

@@ -1,11 +1,23 @@
 import { sampleTree } from '../../../lib/proc-memory.js';
 
+/** One reading: PSS summed over the processes measured, and how many they were. */
+export interface MemoryReading {
+  pssBytes: number;
+  processes: number;
+}
+
 /**
- * The largest PSS seen of this process and everything under it, sampled on a timer. The fleet's
- * workers are this process's children and each Chromium is its worker's child, so one tree holds
- * the bench (the supervisor), every worker and every browser tree, each process once, including
- * workers still in their handshake, which the fleet's live view does not list yet.
+ * By default, this process and everything under it. The fleet's workers are this process's
+ * children and each Chromium is its worker's child, so one tree holds the bench (the supervisor),
+ * every worker and every browser tree, each process once, including workers still in their
+ * handshake, which the fleet's live view does not list yet.
  */
+function ownTree(): MemoryReading {
+  const tree = sampleTree(process.pid);
+  return { pssBytes: tree.pssBytes, processes: tree.pids.length };
+}
+
+/** The largest PSS seen, sampled on a timer: of `measure` (by default this process's tree). */
 export class PeakMemory {
   private peakBytes = 0;
   private lastBytes = 0;
@@ -14,18 +26,21 @@ export class PeakMemory {
   private stopped = false;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(intervalMs: number) {
+  constructor(
+    intervalMs: number,
+    private readonly measure: () => MemoryReading = ownTree,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
   }
 
   private sample(): void {
-    const tree = sampleTree(process.pid);
+    const now = this.measure();
     this.samples++;
-    this.lastBytes = tree.pssBytes;
-    if (tree.pssBytes > this.peakBytes) {
-      this.peakBytes = tree.pssBytes;
-      this.peakProcesses = tree.pids.length;
+    this.lastBytes = now.pssBytes;
+    if (now.pssBytes > this.peakBytes) {
+      this.peakBytes = now.pssBytes;
+      this.peakProcesses = now.processes;
     }
   }
 

@@ -100,38 +100,3 @@ export function runMemory(marker: string, supervisorPid: number | null): RunMemo
   }
   return { totalBytes, supervisorBytes, processes };
 }
-
-/**
- * The largest PSS of the run's processes, sampled on a timer. PeakMemory does the same for this
- * process's tree, which loses a killed supervisor's orphans and every crashpad handler.
- */
-export class RunMemoryPeak {
-  private peak: RunMemory = { totalBytes: 0, supervisorBytes: 0, processes: 0 };
-  private samples = 0;
-  private stopped = false;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly marker: string,
-    intervalMs: number,
-  ) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
-  }
-
-  private sample(): void {
-    const now = runMemory(this.marker, null);
-    this.samples++;
-    if (now.totalBytes > this.peak.totalBytes) this.peak = now;
-  }
-
-  /** Stops sampling (once, with a last sample; later calls only report): the peak, with the processes counted then. */
-  stop(): { peakBytes: number; processesAtPeak: number; samples: number } {
-    if (!this.stopped) {
-      this.stopped = true;
-      clearInterval(this.timer);
-      this.sample();
-    }
-    return { peakBytes: this.peak.totalBytes, processesAtPeak: this.peak.processes, samples: this.samples };
-  }
-}
