@@ -378,7 +378,7 @@ export class Fleet {
       return;
     }
     await this.sessionStore?.forget(id);
-    rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
+    await this.wipeProfile(id);
     await handle.loggedOut();
   }
 
@@ -431,7 +431,7 @@ export class Fleet {
     // Refused before anything stops: with the database away, the instance stays as it was.
     if (!this.journal.databaseUp) throw new AppError('DATABASE_UNAVAILABLE');
     await handle?.stop('removed');
-    rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
+    await this.wipeProfile(id);
     // The row's deletion cascades to it too; deleted first, a failure leaves the instance removable again.
     await this.sessionStore?.forget(id);
     await this.journal.record(
@@ -538,6 +538,16 @@ export class Fleet {
     this.journal.close();
   }
 
+  /**
+   * Deletes an instance's profile (inside the storage root only). A browser whose worker died can
+   * still be writing to it (found by a logout right after a worker SIGKILL: ENOTEMPTY), so the
+   * instance's browsers are reaped first.
+   */
+  private async wipeProfile(id: string): Promise<void> {
+    await reapOrphans(this.sessionRoot, id);
+    rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
+  }
+
   /** The checks' hard restart (recovery ladder, memory): kill the worker's groups, reap the profile, start again. */
   hardRestart(id: string, reason: string): Promise<void> {
     return this.handle(id).hardRestart(reason, () => reapOrphans(this.sessionRoot, id));
@@ -549,7 +559,7 @@ export class Fleet {
       reason,
       () => reapOrphans(this.sessionRoot, id),
       async () => {
-        rmSync(profileDir(this.sessionRoot, id), { recursive: true, force: true });
+        await this.wipeProfile(id);
         // Else the next start would restore the session just wiped. Unreachable, the copy stays and
         // the restart restores it: at worst the ladder climbs again, never an instance left down.
         await this.sessionStore?.forget(id).catch((err: unknown) => this.log.warn(`the stored session copy could not be deleted: ${coerceError(err).message}`, { instanceId: id }));

@@ -322,7 +322,11 @@ export class WorkerHandle implements WorkerClient {
    * not, SIGTERM its group; after a short grace, SIGKILL the worker's and the browser's groups.
    */
   async stop(timeoutMs: number): Promise<WorkerExit> {
-    if (!this.alive) return this.exited;
+    if (!this.alive) {
+      // A worker that died on its own (SIGKILL, OOM) left its browser behind, still writing to the profile.
+      this.kill();
+      return this.exited;
+    }
     const deadline = Date.now() + timeoutMs;
     await this.channel.request(WorkerCommand.SHUTDOWN, { timeoutMs: Math.max(1, timeoutMs - 500) }, timeoutMs).catch(() => undefined);
     const exitedInTime = await withTimeout(this.exited, Math.max(1, deadline - Date.now()), 'worker exit').then(
