@@ -9,7 +9,7 @@ import { Fleet } from '../../../src/supervisor/fleet.js';
 import type { WorkerLauncher } from '../../../src/supervisor/instance/handle.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
 import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
-import { silentLogger } from '../../support/logger.js';
+import { capturingLogger, silentLogger } from '../../support/logger.js';
 import { tempSessionRoot } from '../../support/workers.js';
 
 const MIB = 1024 * 1024;
@@ -60,8 +60,8 @@ function countingLauncher(delayMs: number) {
   return { launch, stats };
 }
 
-async function startFleet(config: Config, launch: WorkerLauncher, proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>): Promise<Fleet> {
-  fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch, ...(proc ? { proc } : {}) });
+async function startFleet(config: Config, launch: WorkerLauncher, proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>, log = silentLogger): Promise<Fleet> {
+  fleet = new Fleet({ config, pool: db.pool, log, launch, ...(proc ? { proc } : {}) });
   await fleet.start();
   return fleet;
 }
@@ -78,7 +78,8 @@ describe('the start gate with the real fleet, MySQL and stand-in workers', { tim
   it('8 creates at once: never more than LAUNCH_CONCURRENCY launches in progress, the rest wait with the reason, all reach QR oldest first', async () => {
     const config = testConfig(db.url, root, { LAUNCH_CONCURRENCY: '2' });
     const { launch, stats } = countingLauncher(400);
-    const f = await startFleet(config, launch);
+    const logged = capturingLogger({ format: 'json', level: 'info' });
+    const f = await startFleet(config, launch, undefined, logged.log);
     const ids = Array.from({ length: 8 }, (_, i) => `burst-${i}`);
     await Promise.all(ids.map((id) => f.create(id)));
     // Created in parallel: the gate's order is the order the creates reached it.
@@ -97,8 +98,14 @@ describe('the start gate with the real fleet, MySQL and stand-in workers', { tim
     expect(stats.peak).toBe(2);
     expect(stats.order).toHaveLength(8);
     expect(f.gate.stats()).toMatchObject({ launching: 0, waiting: 0 });
-    // Oldest first: the waiting ones were launched in their queue order.
-    expect(stats.order.filter((id) => queueOrder.includes(id))).toEqual(queueOrder);
+    // Oldest first: the waiting ones were admitted in their queue order. (Not the order the launcher
+    // is called in: each admitted start first records INITIALIZING, and those writes may finish in any order.)
+    const admitted = logged
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('start admitted after'))
+      .map((line) => (JSON.parse(line) as { instanceId: string }).instanceId);
+    expect(admitted).toEqual(queueOrder);
   });
 
   it('waits for memory with the measured figures, shows it in the view and the memory report, and starts when room appears', async () => {
