@@ -154,7 +154,7 @@ async function loadRoutes(run: ScaleRun, ids: readonly string[], opts: Options):
   const rows: RouteRow[] = [];
   for (const { route, paths } of routes) {
     const load = async (durationSec: number) => {
-      run.load = startRouteLoad({ baseUrl: run.baseUrl, paths, headers: { 'x-api-key': run.apiKey }, connections: opts.apiConnections, durationSec, timeoutSec: REQUEST_TIMEOUT_SEC });
+      run.load = startRouteLoad({ baseUrl: run.baseUrl, paths, headers: { 'x-api-key': run.apiKey }, connections: opts.apiConnections, durationSec, timeoutSec: REQUEST_TIMEOUT_SEC, cpus: null });
       try {
         return await run.load.done;
       } finally {
@@ -165,10 +165,10 @@ async function loadRoutes(run: ScaleRun, ids: readonly string[], opts: Options):
       // The first requests pay for JIT compilation, which a running server has long done.
       if (opts.apiWarmupSec > 0) await load(opts.apiWarmupSec);
       const result = await load(opts.apiDurationSec);
-      rows.push({ route, load: result });
+      rows.push({ route, judged: true, load: result, serverCpuUs: null, loopDelayMs: null });
       progress(`${route}: ${Math.round(result.requestsPerSec)} requests/s, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx, ${result.errors} errors`);
     } catch (err) {
-      rows.push({ route, load: null });
+      rows.push({ route, judged: true, load: null, serverCpuUs: null, loopDelayMs: null });
       progress(`${route}: FAILED: ${describeError(err)}`);
     }
     await sleep(QUIET_MS);

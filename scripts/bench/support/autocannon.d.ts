@@ -36,6 +36,8 @@ declare module 'autocannon' {
       p50: number;
       p90: number;
       p99: number;
+      /** p99.9 (hdr-histogram-percentiles-obj names it `p99_9`). */
+      p99_9: number;
     }
 
     interface Result {

@@ -1,12 +1,21 @@
-/** The API bench's table. Pure: no I/O here. */
+/** The API bench's table and verdicts. Pure: no I/O here. */
 import type { RouteLoad } from './route-load.js';
 import { DASH, renderTable } from './table.js';
+
+/** The must-show: p99 at or under this on every judged route. */
+export const P99_LIMIT_MS = 10;
 
 export interface RouteRow {
   /** As shown, e.g. `GET /api/instance/:id/details`. */
   route: string;
+  /** Judged against P99_LIMIT_MS; false for the floor (the trivial route), shown but not judged. */
+  judged: boolean;
   /** Null when the load could not run at all. */
   load: RouteLoad | null;
+  /** CPU time of the server's process per response, in µs, over the measured load; null when it did not run. */
+  serverCpuUs: number | null;
+  /** How late the server's event loop ran a 1 ms timer during the measured load (p99, max), in ms; null when it did not run. */
+  loopDelayMs: { p99: number; max: number } | null;
 }
 
 /** Whole milliseconds as they are, anything finer with one decimal. */
@@ -18,32 +27,70 @@ export function describeStatusCodes(codes: Record<string, number>): string {
   return entries.length === 0 ? DASH : entries.map(([code, count]) => `${code}: ${count}`).join(', ');
 }
 
+/**
+ * Whether a route meets the must-show: it ran, answered every request with a 2xx and without a
+ * connection error or timeout (a fast error is no pass), and its p99 is at most P99_LIMIT_MS.
+ */
+export function meetsLimit(load: RouteLoad | null): boolean {
+  return load !== null && load.total > 0 && load.non2xx === 0 && load.errors === 0 && load.latencyP99Ms <= P99_LIMIT_MS;
+}
+
+/** `yes`, or `NO` with why; the floor's cell says `floor` after the same figures. */
+export function verdict(row: RouteRow): string {
+  const { load } = row;
+  const why =
+    load === null
+      ? 'not run'
+      : load.total === 0
+        ? 'no response'
+        : load.non2xx + load.errors > 0
+          ? `${load.non2xx} non-2xx, ${load.errors} errors`
+          : `p99 ${ms(load.latencyP99Ms)} ms`;
+  const ok = meetsLimit(load);
+  if (!row.judged) return `floor (${ok ? 'yes' : 'no'})`;
+  return ok ? 'yes' : `NO (${why})`;
+}
+
+/** The judged routes that miss the limit (the bench exits non-zero when there is any). */
+export function failures(rows: readonly RouteRow[]): RouteRow[] {
+  return rows.filter((r) => r.judged && !meetsLimit(r.load));
+}
+
 export function routeTable(rows: readonly RouteRow[]): string {
   const header = [
     'route',
     'requests/s (mean)',
-    'latency p50 (ms)',
-    'latency p99 (ms)',
-    'latency max (ms)',
+    'p50 (ms)',
+    'p99 (ms)',
+    'p99.9 (ms)',
+    'max (ms)',
     'requests',
     'non-2xx',
     'errors (timeouts)',
     'status codes',
+    'server CPU/request (µs)',
+    'event-loop delay p99 / max (ms)',
+    `p99 ≤ ${P99_LIMIT_MS} ms`,
   ];
-  const body = rows.map(({ route, load }) =>
-    load === null
-      ? [route, DASH, DASH, DASH, DASH, DASH, DASH, DASH, 'not run']
+  const body = rows.map((row) => {
+    const { route, load } = row;
+    return load === null
+      ? [route, DASH, DASH, DASH, DASH, DASH, DASH, DASH, DASH, 'not run', DASH, DASH, verdict(row)]
       : [
           route,
           String(Math.round(load.requestsPerSec)),
           ms(load.latencyP50Ms),
           ms(load.latencyP99Ms),
+          ms(load.latencyP999Ms),
           ms(load.latencyMaxMs),
           String(load.total),
           String(load.non2xx),
           `${load.errors} (${load.timeouts})`,
           describeStatusCodes(load.statusCodes),
-        ],
-  );
+          row.serverCpuUs === null ? DASH : String(Math.round(row.serverCpuUs)),
+          row.loopDelayMs === null ? DASH : `${Math.round(row.loopDelayMs.p99)} / ${Math.round(row.loopDelayMs.max)}`,
+          verdict(row),
+        ];
+  });
   return renderTable(header, body);
 }
