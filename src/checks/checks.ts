@@ -8,7 +8,7 @@ import { deepProbe } from './deep-loop.js';
 import { pingProbe } from './health-loop.js';
 import { Judge } from './judge.js';
 import { MemoryCheck } from './memory-loop.js';
-import { memoryReport, type MemoryReport } from './memory-report.js';
+import { instanceMemoryReport, memoryReport, type InstanceMemoryReport, type MemoryReport } from './memory-report.js';
 import type { MemorySampler } from './memory-sampler.js';
 import { Observations } from './observations.js';
 import { ProbeCheck } from './probe-check.js';
@@ -197,12 +197,12 @@ export class Checks {
   }
 
   /**
-   * `GET /api/memory/report`: the start gate's current measurement (read from /proc at most once
-   * a second, whoever asks), the policy's verdicts on it, and the gate's queue.
+   * `GET /api/memory/report`: the latest readings (the memory-sample loop's or a start decision's,
+   * whichever is newer; each instance says when), the policy's verdicts on them, and the gate's queue.
    */
   memoryReport(): MemoryReport {
     const { fleet } = this.options;
-    const measurement = fleet.measureMemory();
+    const measurement = fleet.latestMemory();
     const handles = fleet.list();
     return memoryReport(this.memory.decide(Date.now(), handles), this.sampler, this.options.settings, {
       refusingStarts: fleet.gate.memoryRefusal(measurement),
@@ -214,6 +214,19 @@ export class Checks {
         return w ? [{ id: h.id, reason: w.reason, since: w.since }] : [];
       }),
     });
+  }
+
+  /**
+   * One instance's row of the memory report (`GET /api/instance/:id/details`), decided for it
+   * alone: a details read does not build the report of every instance to keep one row.
+   */
+  instanceMemory(id: string): InstanceMemoryReport | null {
+    const handle = this.options.fleet.find(id);
+    if (!handle) return null;
+    const [decision] = this.memory.decide(Date.now(), [handle]).instances;
+    const w = handle.live.admission;
+    const waiting = new Map(w ? [[id, { id, reason: w.reason, since: w.since }]] : []);
+    return instanceMemoryReport(decision!, this.sampler, waiting, new Set(this.options.fleet.gate.launchingIds()));
   }
 
   private sampleMemory(): void {

@@ -1,6 +1,6 @@
 import type { FleetMemoryMeasurement, StartGateStats } from '../supervisor/start-gate.js';
 import type { MemorySampler } from './memory-sampler.js';
-import { BYTES_PER_MB, type MemoryDecision } from './memory-policy.js';
+import { BYTES_PER_MB, type InstanceMemoryDecision, type MemoryDecision } from './memory-policy.js';
 import type { CheckSettings } from './settings.js';
 
 const mb = (bytes: number | null): number | null => (bytes === null ? null : Math.round((bytes / BYTES_PER_MB) * 10) / 10);
@@ -74,10 +74,10 @@ export interface MemoryReport {
   instances: InstanceMemoryReport[];
 }
 
-function stateOf(running: boolean, id: string, admission: AdmissionFacts): InstanceMemoryState {
+function stateOf(running: boolean, id: string, waiting: ReadonlyMap<string, unknown>, launching: ReadonlySet<string>): InstanceMemoryState {
   if (running) return 'running';
-  if (admission.waiting.some((w) => w.id === id)) return 'waiting';
-  return admission.launching.includes(id) ? 'launching' : 'stopped';
+  if (waiting.has(id)) return 'waiting';
+  return launching.has(id) ? 'launching' : 'stopped';
 }
 
 /**
@@ -87,7 +87,9 @@ function stateOf(running: boolean, id: string, admission: AdmissionFacts): Insta
 export function memoryReport(decision: MemoryDecision, sampler: MemorySampler, settings: CheckSettings, admission: AdmissionFacts): MemoryReport {
   const supervisor = sampler.supervisor;
   const { memory } = settings;
+  // Looked up per instance: maps, not a scan of the queue per instance.
   const waiting = new Map(admission.waiting.map((w) => [w.id, w]));
+  const launching = new Set(admission.launching);
   return {
     sampledAt: iso(supervisor?.at),
     fleet: {
@@ -119,27 +121,35 @@ export function memoryReport(decision: MemoryDecision, sampler: MemorySampler, s
       leakMinSamples: memory.leak.minSamples,
       sampleIntervalMs: settings.memorySampleIntervalMs,
     },
-    instances: decision.instances.map((d) => {
-      const latest = sampler.latest(d.id);
-      const wait = waiting.get(d.id);
-      return {
-        instanceId: d.id,
-        running: d.running,
-        state: stateOf(d.running, d.id, admission),
-        admission: wait ? { reason: wait.reason, since: wait.since.toISOString() } : null,
-        sampledAt: iso(latest?.at),
-        workerPssMb: mb(d.workerPssBytes),
-        workerRssMb: mb(latest?.workerRssBytes ?? null),
-        browserPssMb: mb(d.browserPssBytes),
-        browserRssMb: mb(latest?.browserRssBytes ?? null),
-        pageHeapMb: mb(d.pageHeapBytes),
-        totalMb: d.running ? mb(d.totalBytes) : null,
-        capUsedPercent: d.running ? round1(d.capUsedPercent) : null,
-        trendMbPerHour: round1(d.trendMbPerHour),
-        leakSuspected: d.leakSuspected,
-        leakReason: d.leakReason,
-        samples: sampler.history(d.id).length,
-      };
-    }),
+    instances: decision.instances.map((d) => instanceMemoryReport(d, sampler, waiting, launching)),
+  };
+}
+
+/** One instance's row of the report; also what `GET /api/instance/:id/details` shows, without the rest of the fleet's. */
+export function instanceMemoryReport(
+  d: InstanceMemoryDecision,
+  sampler: MemorySampler,
+  waiting: ReadonlyMap<string, AdmissionFacts['waiting'][number]>,
+  launching: ReadonlySet<string>,
+): InstanceMemoryReport {
+  const latest = sampler.latest(d.id);
+  const wait = waiting.get(d.id);
+  return {
+    instanceId: d.id,
+    running: d.running,
+    state: stateOf(d.running, d.id, waiting, launching),
+    admission: wait ? { reason: wait.reason, since: wait.since.toISOString() } : null,
+    sampledAt: iso(latest?.at),
+    workerPssMb: mb(d.workerPssBytes),
+    workerRssMb: mb(latest?.workerRssBytes ?? null),
+    browserPssMb: mb(d.browserPssBytes),
+    browserRssMb: mb(latest?.browserRssBytes ?? null),
+    pageHeapMb: mb(d.pageHeapBytes),
+    totalMb: d.running ? mb(d.totalBytes) : null,
+    capUsedPercent: d.running ? round1(d.capUsedPercent) : null,
+    trendMbPerHour: round1(d.trendMbPerHour),
+    leakSuspected: d.leakSuspected,
+    leakReason: d.leakReason,
+    samples: sampler.history(d.id).length,
   };
 }

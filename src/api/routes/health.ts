@@ -25,6 +25,8 @@ export function healthRouter({ pool, fleet, version, startedAt, demo, checks }: 
   router.get('/api/health', async (_req, res) => {
     const database = fleet.journal.databaseUp && (await isReachable(pool));
     const handles = fleet.list();
+    // One call: stats() already asks the start gate whether memory refuses starts.
+    const stats = checks.stats();
     res.json({
       status: database ? 'ok' : 'degraded',
       version,
@@ -37,12 +39,12 @@ export function healthRouter({ pool, fleet, version, startedAt, demo, checks }: 
         byHealth: countBy(handles.map((h) => h.health)),
       },
       loops: Object.fromEntries(
-        Object.entries(checks.stats().loops).map(([name, l]) => [
+        Object.entries(stats.loops).map(([name, l]) => [
           name,
           { running: l.running, runs: l.runs, skips: l.skips, errors: l.errors, lastRunAt: l.lastRunAt, lastDurationMs: l.lastDurationMs },
         ]),
       ),
-      startsRefused: fleet.startsRefused,
+      startsRefused: stats.startsRefused,
       /** Changes waiting for the database to come back (every one is written when it does). */
       journalPending: fleet.journal.pending,
     });

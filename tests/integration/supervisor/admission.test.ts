@@ -193,4 +193,38 @@ describe('the start gate with the real fleet, MySQL and stand-in workers', { tim
     await waitForStatus(f, 'r-1', 'QR_REQUIRED', 15_000);
     expect(f.startsRefused).toBeNull();
   });
+
+  it("memory readers (the report, a details row, health's refusal) never re-read /proc for a worker already read; a start decision does", async () => {
+    const config = testConfig(db.url, root);
+    let reads = 0;
+    const proc: Pick<ProcMemory, 'readMemory' | 'sampleTree'> = {
+      readMemory: () => (reads++, { pssBytes: 100 * MIB, rssBytes: 200 * MIB }),
+      sampleTree: () => ({ pids: [], pssBytes: 0, rssBytes: 0 }),
+    };
+    const f = await startFleet(config, standInLauncher, proc);
+    checks = new Checks({ fleet: f, log: silentLogger, settings: { ...checkSettings(config), healthIntervalMs: MINUTE, deepIntervalMs: MINUTE, recoveryIntervalMs: MINUTE, memoryIntervalMs: MINUTE, memorySampleIntervalMs: MINUTE } });
+    await f.create('r-1');
+    await waitForStatus(f, 'r-1', 'QR_REQUIRED');
+    f.latestMemory();
+    const read = reads;
+    expect(read).toBeGreaterThan(0);
+    // Past the age at which the start gate would read it again: a reader still does not.
+    await sleep(1_300);
+    for (let i = 0; i < 5; i++) {
+      checks.memoryReport();
+      checks.instanceMemory('r-1');
+      expect(f.startsRefused).toBeNull();
+      await sleep(300);
+    }
+    expect(reads).toBe(read);
+    // A details read shows the instance's row of the report, decided for it alone.
+    expect(checks.instanceMemory('r-1')).toEqual(checks.memoryReport().instances.find((i) => i.instanceId === 'r-1'));
+    expect(checks.instanceMemory('r-1')).toMatchObject({ instanceId: 'r-1', running: true, workerPssMb: expect.any(Number) });
+    expect(checks.instanceMemory('nobody')).toBeNull();
+    // The next start's decision (past the 250 ms in which a measurement is reused) reads the stale worker again.
+    await sleep(300);
+    await f.create('r-2');
+    await waitForStatus(f, 'r-2', 'QR_REQUIRED');
+    expect(reads).toBeGreaterThanOrEqual(read + 1);
+  });
 });
