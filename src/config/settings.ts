@@ -85,6 +85,7 @@ export const SETTINGS = {
   QR_IDLE_TIMEOUT_MS: spec({ default: '600000', doc: 'A worker waiting for a QR scan this long is stopped to free memory', schema: millis(1000) }),
 
   WEB_LOAD_TIMEOUT_MS: spec({ default: '60000', doc: "Time WhatsApp Web has to load in a worker's page before initialize gives up", schema: millis(1000) }),
+  WORKER_SPARE: spec({ default: 'on', doc: 'on: one worker is kept forked with the library loaded (no browser, about 60 MB), so a start or recovery pays only for the browser', schema: oneOf(['on', 'off']) }),
   WORKER_START_TIMEOUT_MS: spec({ default: '60000', doc: 'A worker that does not finish its start handshake in time is killed', schema: millis(1000) }),
   WORKER_STOP_TIMEOUT_MS: spec({ default: '8000', doc: 'Time a worker has to destroy its client before its process group is killed', schema: millis(100) }),
   SHUTDOWN_TIMEOUT_MS: spec({ default: '25000', doc: 'Whole graceful-shutdown budget; keep below kill_timeout in ecosystem.config.cjs', schema: millis(1000) }),

@@ -12,11 +12,12 @@ import type { Pool } from '../db/pool.js';
 import { Health, type ConnectionStatus, type Instance, type InstanceEvent } from '../domain/instance.js';
 import { AppError, InstanceNotFoundError, ShuttingDownError, WorkerNotRunningError } from '../errors/index.js';
 import { Category, type Logger } from '../logger/index.js';
-import { WorkerHandle, type WorkerClient } from '../worker/handle.js';
+import { spareIdentity, WorkerHandle, type WorkerClient, type WorkerHandleOptions } from '../worker/handle.js';
 import type { WorkerMessage } from '../worker/messages.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
 import { SessionStoreHost } from '../worker/session-store-host.js';
+import { SpareWorker } from '../worker/spare-worker.js';
 import { grantStorage } from '../worker/worker-storage.js';
 import { resolveWorkerUser } from '../worker/worker-user.js';
 import { BYTES_PER_MIB } from './admission.js';
@@ -61,11 +62,17 @@ const DRAIN_BUDGET_MS = 3_000;
  * here, so a missing user or an unreachable folder stops the boot with one line. With
  * SESSION_STORE=mysql each worker backs its session up through `sessionStore`.
  */
-function defaultLauncher(config: Config, sessionRoot: string, sessionStore: SessionStoreHost | null, leases: Leases | null, alive: Set<WorkerClient>): WorkerLauncher {
+/**
+ * The product's launcher: WorkerHandle with the fleet's settings, the worker user and the session
+ * store; with WORKER_SPARE=on a start takes the spare worker when one is ready (see SpareWorker).
+ */
+function defaultLauncher(config: Config, sessionRoot: string, sessionStore: SessionStoreHost | null, leases: Leases | null, alive: Set<WorkerClient>, log: Logger): { launch: WorkerLauncher; spare: SpareWorker | null } {
   const user = resolveWorkerUser(config.workerUser);
   if (user) grantStorage(user, sessionRoot, config.cachePath);
-  return (instanceId, listener) =>
-    WorkerHandle.start({
+  const spare =
+    config.workerSpare === 'on' ? new SpareWorker(() => WorkerHandle.fork(spareIdentity(user, resolve(config.cachePath))), config.workerStartTimeoutMs, (m) => log.warn(m)) : null;
+  const launch: WorkerLauncher = async (instanceId, listener) => {
+    const options: WorkerHandleOptions = {
       init: {
         instanceId,
         sessionRoot,
@@ -80,13 +87,25 @@ function defaultLauncher(config: Config, sessionRoot: string, sessionStore: Sess
       startTimeoutMs: config.workerStartTimeoutMs,
       user,
       sessionStore,
-      // Every worker from its fork on, so that a start in progress hears the lease renewed too.
+      // Every worker from its fork (or its taking) on, so that a start in progress hears the lease renewed too.
       onCreated: (worker) => {
         alive.add(worker);
         void worker.exited.then(() => alive.delete(worker));
       },
       ...listener,
-    });
+    };
+    const taken = spare?.take() ?? null;
+    try {
+      if (!taken) return await WorkerHandle.start(options);
+      log.debug(`the start takes the spare worker ${taken.pid ?? '?'}`, { instanceId });
+      options.onCreated!(taken);
+      return await taken.init(options, config.workerStartTimeoutMs);
+    } finally {
+      // Once this launch is done, not during it: the next spare never competes with it.
+      spare?.fill();
+    }
+  };
+  return { launch, spare };
 }
 
 /**
@@ -108,6 +127,8 @@ export class Fleet {
   /** SESSION_STORE=mysql: the sessions' stored copies (workers reach them through it). */
   private readonly sessionStore: SessionStoreHost | null;
   private readonly launch: WorkerLauncher;
+  /** WORKER_SPARE=on with the product's launcher: the worker forked ahead for the next start. */
+  private readonly spare: SpareWorker | null;
   private readonly settings: InstanceSettings;
   private readonly log: Logger;
   private accepting = true;
@@ -147,7 +168,9 @@ export class Fleet {
     this.repo = new InstancesRepository(pool);
     this.sessionRoot = ensureSessionRoot(config.sessionStoragePath);
     this.sessionStore = config.sessionStore === 'mysql' ? new SessionStoreHost({ repo: new SessionStoreRepository(pool, config.nodeId, options.leases ? (conn, id) => options.leases!.check(conn, id, 'session backup') : undefined), log: this.log }) : null;
-    this.launch = options.launch ?? defaultLauncher(config, this.sessionRoot, this.sessionStore, options.leases ?? null, this.alive);
+    const product = options.launch ? null : defaultLauncher(config, this.sessionRoot, this.sessionStore, options.leases ?? null, this.alive, this.log);
+    this.launch = options.launch ?? product!.launch;
+    this.spare = product?.spare ?? null;
     this.memory = new MemorySampler(config.leakWindowMs, options.proc);
     this.measurer = new FleetMemory(this.memory, config.instanceExpectedMb);
     this.gate = new StartGate({
@@ -196,6 +219,7 @@ export class Fleet {
     if (reaped.killedPids.length + reaped.removedLocks.length > 0) {
       this.log.warn(`reaped ${reaped.killedPids.length} orphan Chromium process(es) and ${reaped.removedLocks.length} stale lock(s)`);
     }
+    this.spare?.fill();
     if (this.options.leases) {
       this.log.info(`CLUSTER=on: node ${this.options.leases.nodeId} runs the instances it leases`);
       return;
@@ -533,7 +557,9 @@ export class Fleet {
     this.stopping.abort();
     // Every start waiting for admission gives up; nothing is admitted any more.
     this.gate.close();
+    const spareGone = this.spare?.close();
     await Promise.all(this.list().map((h) => h.stop('shutdown').catch((err: unknown) => this.log.error(`stop failed: ${coerceError(err).message}`, { instanceId: h.id }))));
+    await spareGone;
     await this.journal.drain(DRAIN_BUDGET_MS);
     this.journal.close();
   }

@@ -119,15 +119,32 @@ export interface WorkerHandleOptions {
   onCreated?: (handle: WorkerHandle) => void;
 }
 
-/** fork() options that make the worker another user's process, its profile ready for that user. */
-function identityOf(user: WorkerUser | null | undefined, init: WorkerInit) {
-  if (!user) return { env: workerEnvironment(process.env) };
+/** The fork() options that make a worker another user's process (none: the supervisor's own user). */
+type Identity = { uid?: number; gid?: number; env: NodeJS.ProcessEnv };
+
+/** The instance's profile, made the worker user's before its worker may use it. */
+function profileFor(user: WorkerUser, init: WorkerInit): string {
   try {
-    const profile = prepareProfile(init.sessionRoot, init.instanceId, user);
-    return { uid: user.uid, gid: user.gid, env: workerEnvironment(process.env, { name: user.name, home: browserHome(profile) }) };
+    return prepareProfile(init.sessionRoot, init.instanceId, user);
   } catch (err) {
     throw new WorkerStartError(`the profile could not be prepared for ${user.name}: ${coerceError(err).message}`, err);
   }
+}
+
+/** An instance's worker: the user's process, its profile ready for that user, HOME inside it. */
+function identityOf(user: WorkerUser | null | undefined, init: WorkerInit): Identity {
+  if (!user) return { env: workerEnvironment(process.env) };
+  const profile = profileFor(user, init);
+  return { uid: user.uid, gid: user.gid, env: workerEnvironment(process.env, { name: user.name, home: browserHome(profile) }) };
+}
+
+/**
+ * A spare's identity: no instance yet, so HOME is `home` (a folder of no instance). Its browser
+ * gets the instance's HOME anyway: the driver passes it to Chromium's environment.
+ */
+export function spareIdentity(user: WorkerUser | null | undefined, home: string): Identity {
+  if (!user) return { env: workerEnvironment(process.env) };
+  return { uid: user.uid, gid: user.gid, env: workerEnvironment(process.env, { name: user.name, home }) };
 }
 
 /** The fields of a refused READY that pass on their own; the rest become null. */
@@ -156,19 +173,34 @@ export class WorkerHandle implements WorkerClient {
   private browserPidValue: number | null = null;
   private exitInfo: WorkerExit | null = null;
 
+  /** Its hello (everything loaded), listened for from the fork on: a spare says it long before anyone asks. */
+  private readonly helloSeen: Promise<void>;
+  /** The instance's session store answers, bound by `init`. */
+  private sessions: SessionStoreBinding | null = null;
+  /** Who hears its events: nobody until `init` (a spare belongs to no instance). */
+  private listener: WorkerHandleOptions | null = null;
+
   private constructor(
     private readonly proc: ChildProcess,
     private readonly channel: IpcChannel<WorkerCommand, WorkerEvent | WorkerRequest>,
-    private readonly sessions: SessionStoreBinding | null,
+    /** The instance whose profile the fork prepared; null for a spare, whose `init` prepares it. */
+    private readonly forkedFor: string | null,
   ) {
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
         this.exitInfo = { code, signal };
         channel.close();
-        sessions?.close();
+        this.sessions?.close();
         resolve(this.exitInfo);
       });
     });
+    this.helloSeen = new Promise<void>((resolve) => {
+      const off = channel.on(WorkerEvent.HELLO, () => {
+        off();
+        resolve();
+      });
+    });
+    for (const event of WORKER_EVENTS) channel.on(event, (payload) => this.listener && this.receive(event, payload, this.listener));
   }
 
   /**
@@ -200,38 +232,65 @@ export class WorkerHandle implements WorkerClient {
 
   /** Forks a worker and completes the handshake; a worker that fails it is killed, never returned. */
   static async start(options: WorkerHandleOptions): Promise<WorkerHandle> {
-    const entry = options.entry ?? WORKER_ENTRY;
+    const started = Date.now();
+    const handle = WorkerHandle.fork(identityOf(options.user, options.init), options.init.instanceId, options.entry);
+    options.onCreated?.(handle);
+    await handle.settle(handle.hello(options.startTimeoutMs));
+    return handle.init(options, Math.max(1, options.startTimeoutMs - (Date.now() - started)));
+  }
+
+  /**
+   * Forks a worker in a process group of its own, belonging to no instance until `init`: what a
+   * spare is (the library loaded ahead, so a start pays only for the browser).
+   */
+  static fork(identity: Identity, forkedFor: string | null = null, entry = WORKER_ENTRY): WorkerHandle {
     const proc = fork(entry, [], {
       detached: true,
       execArgv: [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...WORKER_NODE_FLAGS],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      ...identityOf(options.user, options.init),
+      ...identity,
       serialization: 'json',
     });
     const channel = new IpcChannel<WorkerCommand, WorkerEvent | WorkerRequest>(proc, { receives: [...WORKER_EVENTS, ...WORKER_REQUESTS] });
-    const sessions = options.sessionStore?.bind(options.init.instanceId) ?? null;
-    for (const [request, answer] of sessions?.handlers() ?? []) channel.handle(request, answer);
-    const handle = new WorkerHandle(proc, channel, sessions);
-    options.onCreated?.(handle);
-    for (const event of WORKER_EVENTS) channel.on(event, (payload) => handle.receive(event, payload, options));
-    const started = Date.now();
+    return new WorkerHandle(proc, channel, forkedFor);
+  }
+
+  /** Resolves once the worker has loaded and said hello; rejects when it dies first or takes longer than `timeoutMs`. */
+  hello(timeoutMs: number): Promise<void> {
+    return Promise.race([withTimeout(this.helloSeen, timeoutMs, 'worker hello'), this.diedDuringStart()]);
+  }
+
+  /**
+   * Makes a worker that said hello the instance's: its events go to `options`, its session
+   * requests to the instance's store, and it is initialised within `timeoutMs` (the browser
+   * launched, the page loaded). A worker that fails is killed, never returned.
+   */
+  async init(options: WorkerHandleOptions, timeoutMs: number): Promise<WorkerHandle> {
+    await this.settle(
+      (async () => {
+        if (this.forkedFor !== options.init.instanceId && options.user) profileFor(options.user, options.init);
+        this.sessions = options.sessionStore?.bind(options.init.instanceId) ?? null;
+        for (const [request, answer] of this.sessions?.handlers() ?? []) this.channel.handle(request, answer);
+        this.listener = options;
+        await Promise.race([this.channel.request(WorkerCommand.INIT, options.init, timeoutMs), this.diedDuringStart()]);
+      })(),
+    );
+    return this;
+  }
+
+  private diedDuringStart(): Promise<never> {
+    return this.exited.then((e) => {
+      throw new WorkerStartError(`worker exited during its start (code ${e.code}, signal ${e.signal})`);
+    });
+  }
+
+  /** A step of the start: on failure the worker is killed (and gone) before the error is thrown. */
+  private async settle(step: Promise<unknown>): Promise<void> {
     try {
-      const hello = new Promise<void>((resolve) => {
-        const off = channel.on(WorkerEvent.HELLO, () => {
-          off();
-          resolve();
-        });
-      });
-      const died = handle.exited.then((e) => {
-        throw new WorkerStartError(`worker exited during its start (code ${e.code}, signal ${e.signal})`);
-      });
-      await Promise.race([withTimeout(hello, options.startTimeoutMs, 'worker hello'), died]);
-      const left = Math.max(1, options.startTimeoutMs - (Date.now() - started));
-      await Promise.race([channel.request(WorkerCommand.INIT, options.init, left), died]);
-      return handle;
+      await step;
     } catch (err) {
-      handle.kill();
-      await handle.exited;
+      this.kill();
+      await this.exited;
       throw err instanceof WorkerStartError ? err : new WorkerStartError(`worker failed to start: ${coerceError(err).message}`, err);
     }
   }
