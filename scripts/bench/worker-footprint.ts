@@ -4,10 +4,15 @@
  * (restored session), and PSS / RSS of the Node process and of its Chromium tree, after ready
  * and after the page has allocated `--alloc-mb` MiB (real WhatsApp Web holds a big heap).
  * N = 1 and N = 4 instances started together; medians of `--runs` runs. The worker runs in both
- * BROWSER_SANDBOX modes, as WORKER_USER when the bench runs as root (as the fleet's would).
+ * BROWSER_SANDBOX modes, as WORKER_USER when the bench runs as root (as the fleet's would), and
+ * with the product's defaults, WORKER_SPARE=on: a spare worker forked before the clock starts.
  * Prints a markdown table on stdout and its progress on stderr.
  *
- * Run: npx tsx scripts/bench/worker-footprint.ts [--runs 5] [--alloc-mb 100]
+ * Run: npx tsx scripts/bench/worker-footprint.ts [--runs 5] [--alloc-mb 100] [--from built|source]
+ *
+ * `--from built` (the default, after `npm run build`): the worker is dist/'s and the plain client
+ * is compiled with tsc first, so that both run as JavaScript, as in production; `--from source`
+ * runs both through the tsx loader, which slows every module load (the worker's more, it has more).
  *
  * Variants are interleaved within each run, so that load from anything else on the machine
  * falls on all of them alike. PSS divides shared pages among all their sharers, including
@@ -15,20 +20,23 @@
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMemory, sampleTree } from '../../lib/proc-memory.js';
 import { sleep } from '../../lib/timeout.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { chromiumArgs } from '../../src/worker/chromium-args.js';
+import { spareIdentity, WorkerHandle } from '../../src/worker/handle.js';
 import { WorkerEvent } from '../../src/worker/protocol.js';
+import { SpareWorker } from '../../src/worker/spare-worker.js';
 import { resolveWorkerUser } from '../../src/worker/worker-user.js';
 import { EventLog } from '../../tests/support/workers.js';
 import { readAnonPssBytes } from './support/anon-pss.js';
 import { killProcessesOfRun, markChildrenOfThisRun } from './support/cleanup.js';
 import { PLAIN_CHROMIUM_ARGS } from './support/flags.js';
 import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress } from './support/machine.js';
+import { builtEntries } from './support/built-entries.js';
 import { startInstance, type BenchInstance, type Host } from './support/instances.js';
 import { markdownTable, medianMemory, perInstance, type InstanceMemory, type Row, type RunResult } from './support/report.js';
 
@@ -36,15 +44,33 @@ interface Variant {
   name: string;
   host: Host;
   chromiumArgs: readonly string[];
+  /**
+   * One spare worker (WORKER_SPARE=on), forked and loaded before the clock starts, as a running
+   * fleet holds it: the first of the N starts takes it, the others fork their own, and a new
+   * spare is forked once a start is done, as the fleet's launcher does.
+   */
+  spare?: boolean;
 }
 
 const WORKER_USER = resolveWorkerUser(process.env.WORKER_USER ?? SETTINGS.WORKER_USER.default);
 
-const VARIANTS: readonly Variant[] = [
-  { name: '(a) wa-fleet worker, BROWSER_SANDBOX=off', host: { kind: 'worker', sandbox: false, user: WORKER_USER }, chromiumArgs: chromiumArgs(false) },
-  { name: '(b) plain whatsapp-web.js', host: { kind: 'plain', chromiumArgs: PLAIN_CHROMIUM_ARGS }, chromiumArgs: PLAIN_CHROMIUM_ARGS },
-  { name: '(c) wa-fleet worker, BROWSER_SANDBOX=on', host: { kind: 'worker', sandbox: true, user: WORKER_USER }, chromiumArgs: chromiumArgs(true) },
-];
+/** The variants, their Node entries the built ones (`--from built`) or the sources through tsx. */
+function variants(entries: { worker?: string; plain?: string }): Variant[] {
+  const worker = entries.worker ? { entry: entries.worker } : {};
+  const plain = entries.plain ? { entry: entries.plain } : {};
+  return [
+    { name: '(a) wa-fleet worker, BROWSER_SANDBOX=off', host: { kind: 'worker', sandbox: false, user: WORKER_USER, ...worker }, chromiumArgs: chromiumArgs(false) },
+    { name: '(b) plain whatsapp-web.js', host: { kind: 'plain', chromiumArgs: PLAIN_CHROMIUM_ARGS, ...plain }, chromiumArgs: PLAIN_CHROMIUM_ARGS },
+    { name: '(c) wa-fleet worker, BROWSER_SANDBOX=on', host: { kind: 'worker', sandbox: true, user: WORKER_USER, ...worker }, chromiumArgs: chromiumArgs(true) },
+    // The product's default: WORKER_SPARE=on, BROWSER_SANDBOX=off.
+    {
+      name: '(d) wa-fleet worker, BROWSER_SANDBOX=off, WORKER_SPARE=on',
+      host: { kind: 'worker', sandbox: false, user: WORKER_USER, ...worker },
+      chromiumArgs: chromiumArgs(false),
+      spare: true,
+    },
+  ];
+}
 const SIZES = [1, 4] as const;
 
 /** How long N clients may take to reach an event; generous, the machine may be shared. */
@@ -61,16 +87,17 @@ const CHROME_PATH = process.env.CHROME_PATH ?? '/usr/bin/chromium';
 /** Set by Ctrl+C: from then on nothing new is started, so the clean-up cannot miss it. */
 let interrupted = false;
 
-function options(): { runs: number; allocMb: number } {
+function options(): { runs: number; allocMb: number; from: 'built' | 'source' } {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '5' }, 'alloc-mb': { type: 'string', default: '100' } },
+    options: { runs: { type: 'string', default: '5' }, 'alloc-mb': { type: 'string', default: '100' }, from: { type: 'string', default: 'built' } },
     strict: true,
   });
+  if (values.from !== 'built' && values.from !== 'source') throw new Error(`--from must be built or source, got ${values.from}`);
   const runs = Number(values.runs);
   const allocMb = Number(values['alloc-mb']);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number >= 1, got ${values.runs}`);
   if (!Number.isInteger(allocMb) || allocMb < 0) throw new Error(`--alloc-mb must be a whole number >= 0, got ${values['alloc-mb']}`);
-  return { runs, allocMb };
+  return { runs, allocMb, from: values.from };
 }
 
 function packageVersion(name: string): string {
@@ -78,16 +105,16 @@ function packageVersion(name: string): string {
   return pkg.version;
 }
 
-function header(runs: number, allocMb: number, chromiumAtStart: number, load: LoadWatch): string {
+function header(runs: number, allocMb: number, from: string, chromiumAtStart: number, load: LoadWatch): string {
   return [
     machineFacts(CHROME_PATH, chromiumAtStart),
     `whatsapp-web.js ${packageVersion('whatsapp-web.js')}, puppeteer ${packageVersion('puppeteer')}; ${load.summary()}`,
-    `Runs: ${runs} per row; page allocation: ${allocMb} MiB; workers run as ${WORKER_USER ? `${WORKER_USER.name} (uid ${WORKER_USER.uid})` : 'this process\'s user'}`,
+    `Runs: ${runs} per row; page allocation: ${allocMb} MiB; ${from === 'built' ? 'Node entries built (dist/ worker, tsc-compiled plain client)' : 'Node entries from sources through the tsx loader'}; workers run as ${WORKER_USER ? `${WORKER_USER.name} (uid ${WORKER_USER.uid})` : 'this process\'s user'}`,
   ].join('\n');
 }
 
-function flagsReport(): string {
-  return VARIANTS.map((v) => `- ${v.name}: \`${v.chromiumArgs.join(' ')}\``).join('\n');
+function flagsReport(all: readonly Variant[]): string {
+  return all.map((v) => `- ${v.name}: \`${v.chromiumArgs.join(' ')}\``).join('\n');
 }
 
 function sampleInstance(instance: BenchInstance): InstanceMemory {
@@ -118,26 +145,60 @@ async function sampleSettled(instances: readonly BenchInstance[]): Promise<Insta
   return medianMemory(samples);
 }
 
-async function stopAll(instances: readonly BenchInstance[]): Promise<void> {
-  await Promise.all(instances.map((i) => i.stop()));
+async function stopAll(instances: readonly BenchInstance[], spare: SpareWorker | null = null): Promise<void> {
+  await Promise.all([...instances.map((i) => i.stop()), spare?.close()]);
 }
 
-/** Starts N instances together; `t0` is just before the first fork. All start, or none is left running. */
-async function startAll(variant: Variant, sessionRoot: string, n: number): Promise<{ t0: number; instances: BenchInstance[] }> {
+/** A spare worker ready to be taken (WORKER_SPARE=on), its HOME `home` until an instance's; null when the variant has none. */
+async function readySpare(variant: Variant, home: string): Promise<SpareWorker | null> {
+  if (!variant.spare || variant.host.kind !== 'worker') return null;
+  const entry = variant.host.entry;
+  const spare = new SpareWorker(() => WorkerHandle.fork(spareIdentity(WORKER_USER, home), null, entry), EVENT_TIMEOUT_MS);
+  spare.fill();
+  const deadline = Date.now() + EVENT_TIMEOUT_MS;
+  while (spare.readyPid === null) {
+    if (Date.now() > deadline) {
+      await spare.close();
+      throw new Error('the spare worker was not ready in time');
+    }
+    await sleep(50);
+  }
+  const idle = readMemory(spare.readyPid);
+  if (idle) sparePss.push(idle.pssBytes);
+  return spare;
+}
+
+/** PSS of each spare once ready (idle, the library loaded): what WORKER_SPARE=on adds to a fleet, once, not per instance. */
+const sparePss: number[] = [];
+
+function spareReport(): string {
+  if (sparePss.length === 0) return '';
+  const sorted = [...sparePss].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return `\n(d)'s spare worker, idle with the library loaded (once per fleet, not in the per-instance figures): PSS median ${Math.round(median / (1024 * 1024))} MiB over ${sorted.length} spares.\n`;
+}
+
+/**
+ * Starts N instances together; `t0` is just before the first fork (or, with a spare, the first
+ * start that takes it). All start, or none is left running. The spare (forked before `t0`) and
+ * the one forked after the start that took it are closed by `stopAll`.
+ */
+async function startAll(variant: Variant, sessionRoot: string, n: number): Promise<{ t0: number; instances: BenchInstance[]; spare: SpareWorker | null }> {
   if (interrupted) throw new Error('interrupted');
+  const spare = await readySpare(variant, dirname(sessionRoot));
   const t0 = Date.now();
   const started = await Promise.allSettled(
     Array.from({ length: n }, (_, i) =>
-      startInstance({ host: variant.host, sessionRoot, instanceId: `bench-${i}`, chromePath: CHROME_PATH }, new EventLog()),
+      startInstance({ host: variant.host, sessionRoot, instanceId: `bench-${i}`, chromePath: CHROME_PATH, spare }, new EventLog()),
     ),
   );
   const instances = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
-    await stopAll(instances);
+    await stopAll(instances, spare);
     throw failed.reason;
   }
-  return { t0, instances };
+  return { t0, instances, spare };
 }
 
 /** Milliseconds from t0 until every instance has reported `event`. */
@@ -155,7 +216,7 @@ async function measure(variant: Variant, n: number, sessionRoot: string, allocMb
     await Promise.all(fresh.instances.map((i) => i.scan()));
     await allReached(fresh.instances, WorkerEvent.READY, fresh.t0);
   } finally {
-    await stopAll(fresh.instances);
+    await stopAll(fresh.instances, fresh.spare);
   }
 
   const restored = await startAll(variant, sessionRoot, n);
@@ -169,7 +230,7 @@ async function measure(variant: Variant, n: number, sessionRoot: string, allocMb
     const afterAlloc = await sampleSettled(restored.instances);
     return { qrMs, readyMs, afterReady, afterAlloc };
   } finally {
-    await stopAll(restored.instances);
+    await stopAll(restored.instances, restored.spare);
   }
 }
 
@@ -184,7 +245,9 @@ function describeRun(r: RunResult): string {
 }
 
 async function main(): Promise<void> {
-  const { runs, allocMb } = options();
+  const { runs, allocMb, from } = options();
+  const built = from === 'built' ? builtEntries() : null;
+  const all = variants(built ?? {});
   const marker = markChildrenOfThisRun();
   const workDir = mkdtempSync(join(tmpdir(), 'wa-fleet-bench-'));
   // Workers running as WORKER_USER pass through it to their session roots (which become theirs).
@@ -194,6 +257,7 @@ async function main(): Promise<void> {
     (cleaning ??= (async () => {
       const survivors = await killProcessesOfRun(marker);
       rmSync(workDir, { recursive: true, force: true });
+      built?.remove();
       if (survivors.length > 0) progress(`could not kill: ${survivors.map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`).join('; ')}`);
     })());
   // Workers and plain clients lead their own process groups, so a Ctrl+C reaches this process
@@ -213,7 +277,7 @@ async function main(): Promise<void> {
     const load = new LoadWatch();
     progress(`${machineFacts(CHROME_PATH, chromiumAtStart).replaceAll('\n', '; ')}; load average ${load.atStart}`);
     const plan = SIZES.flatMap((n) =>
-      VARIANTS.map((variant, index) => ({ variant, index, row: { variant: variant.name, instances: n, runs: [], failedRuns: 0 } as Row })),
+      all.map((variant, index) => ({ variant, index, row: { variant: variant.name, instances: n, runs: [], failedRuns: 0 } as Row })),
     );
     const total = runs * plan.length;
     let done = 0;
@@ -239,7 +303,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    process.stdout.write(`${header(runs, allocMb, chromiumAtStart, load)}\n\n${markdownTable(plan.map((p) => p.row), allocMb)}\n\nChromium flags:\n${flagsReport()}\n`);
+    process.stdout.write(`${header(runs, allocMb, from, chromiumAtStart, load)}\n\n${markdownTable(plan.map((p) => p.row), allocMb)}\n${spareReport()}\nChromium flags:\n${flagsReport(all)}\n`);
   } finally {
     await cleanUp();
   }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { IpcChannel } from '../../../lib/ipc/index.js';
 import { sleep, withTimeout } from '../../../lib/timeout.js';
 import { WorkerHandle } from '../../../src/worker/handle.js';
+import type { SpareWorker } from '../../../src/worker/spare-worker.js';
 import { WORKER_EVENTS, WorkerCommand, WorkerEvent, type WorkerInit } from '../../../src/worker/protocol.js';
 import { EventLog } from '../../../tests/support/workers.js';
 import type { WorkerUser } from '../../../src/worker/worker-user.js';
@@ -11,8 +12,6 @@ import type { PlainClientInit } from './plain-client.js';
 
 const here = fileURLToPath(import.meta.url);
 const EXT = here.endsWith('.ts') ? '.ts' : '.js';
-/** Children run from sources need the tsx loader; built, they are plain JS. */
-const LOADER_ARGS = EXT === '.ts' ? ['--import', 'tsx'] : [];
 export const PLAIN_CLIENT_ENTRY = join(dirname(here), `plain-client${EXT}`);
 
 const MIB = 1024 * 1024;
@@ -38,21 +37,29 @@ export interface BenchInstance {
 }
 
 export type Host =
-  /** wa-fleet's worker, forked by WorkerHandle as the fleet does: BROWSER_SANDBOX on or off, as `user` when the bench is root. */
-  | { kind: 'worker'; sandbox: boolean; user: WorkerUser | null }
-  /** A plain whatsapp-web.js Client in a plainly forked Node process. */
-  | { kind: 'plain'; chromiumArgs: readonly string[] };
+  /**
+   * wa-fleet's worker, forked by WorkerHandle as the fleet does: BROWSER_SANDBOX on or off, as
+   * `user` when the bench is root; `entry`: the built worker (absent: the one beside handle.ts).
+   */
+  | { kind: 'worker'; sandbox: boolean; user: WorkerUser | null; entry?: string }
+  /** A plain whatsapp-web.js Client in a plainly forked Node process; `entry`: a compiled one (absent: plain-client beside this file). */
+  | { kind: 'plain'; chromiumArgs: readonly string[]; entry?: string };
+
+/** The tsx loader for an entry that is TypeScript; none for JavaScript. */
+const loaderFor = (entry: string) => (entry.endsWith('.ts') ? ['--import', 'tsx'] : []);
 
 export interface InstanceSpec {
   host: Host;
   sessionRoot: string;
   instanceId: string;
   chromePath: string;
+  /** A worker host takes this spare when it has one ready (as the fleet's launcher does), and asks for the next once started. */
+  spare?: SpareWorker | null;
 }
 
 /** Starts the client; resolves when initialize() has returned. Events seen meanwhile are in `log`. */
 export function startInstance(spec: InstanceSpec, log: EventLog): Promise<BenchInstance> {
-  return spec.host.kind === 'worker' ? WorkerInstance.start(spec, spec.host, log) : PlainInstance.start(spec, spec.host.chromiumArgs, log);
+  return spec.host.kind === 'worker' ? WorkerInstance.start(spec, spec.host, log) : PlainInstance.start(spec, spec.host, log);
 }
 
 function killGroup(pgid: number | null | undefined): void {
@@ -80,8 +87,14 @@ class WorkerInstance implements BenchInstance {
       fakeWeb: true,
       browserSandbox: host.sandbox,
     };
-    const handle = await WorkerHandle.start({ init, startTimeoutMs: START_TIMEOUT_MS, onEvent: log.push, user: host.user });
-    return new WorkerInstance(handle, log);
+    const options = { init, startTimeoutMs: START_TIMEOUT_MS, onEvent: log.push, user: host.user, ...(host.entry ? { entry: host.entry } : {}) };
+    const taken = spec.spare?.take() ?? null;
+    try {
+      const handle = taken ? await taken.init(options, START_TIMEOUT_MS) : await WorkerHandle.start(options);
+      return new WorkerInstance(handle, log);
+    } finally {
+      spec.spare?.fill();
+    }
   }
 
   get nodePid(): number | null {
@@ -147,10 +160,12 @@ class PlainInstance implements BenchInstance {
 
   // No Node flags and no pipe: the way an application runs the library. Detached, so that the
   // bench can kill the client's group, and a Ctrl+C in the terminal reaches the bench only.
-  static async start(spec: InstanceSpec, chromiumArgs: readonly string[], log: EventLog): Promise<PlainInstance> {
-    const proc = fork(PLAIN_CLIENT_ENTRY, [], {
+  static async start(spec: InstanceSpec, host: Extract<Host, { kind: 'plain' }>, log: EventLog): Promise<PlainInstance> {
+    const { chromiumArgs } = host;
+    const entry = host.entry ?? PLAIN_CLIENT_ENTRY;
+    const proc = fork(entry, [], {
       detached: true,
-      execArgv: LOADER_ARGS,
+      execArgv: loaderFor(entry),
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       serialization: 'json',
     });
