@@ -501,7 +501,10 @@ async function inboundRecorded(pool: Pool, waIds: string[]): Promise<Set<string>
 
 async function checkInvariants(target: ChaosTarget, pool: Pool, ids: readonly string[]): Promise<string[]> {
   const rows = await eventually(async () => rowViolations(pool, ids, await target.instances()), 20_000);
-  const processes = await eventually(async () => processViolations(target.processes(), target.up() ? await target.instances() : null), 10_000);
+  const processes = await eventually(
+    async () => (target.up() ? processViolations(target.processes(), await target.instances(), await target.spares()) : processViolations(target.processes(), null)),
+    10_000,
+  );
   return [...rows, ...processes];
 }
 

@@ -89,11 +89,12 @@ export function duplicateBrowsers(found: FleetProcesses): string[] {
  * The process invariants: never two Chromium trees on one profile, and nothing running that no
  * live instance owns (a worker the supervisor does not list, a browser that is no instance's, a
  * helper whose browser is gone). `instances` is the supervisor's own view (null: it is down, so
- * nothing may run at all).
+ * nothing may run at all); `spares` the workers it names as its spare (WORKER_SPARE), which hold
+ * no instance and no browser (a browser on a profile is still judged by the instances).
  */
-export function processViolations(found: FleetProcesses, instances: InstanceSummary[] | null): string[] {
+export function processViolations(found: FleetProcesses, instances: InstanceSummary[] | null, spares: readonly number[] = []): string[] {
   const violations: string[] = [];
-  const liveWorkers = new Set((instances ?? []).flatMap((i) => (i.worker ? [i.worker.pid] : [])));
+  const liveWorkers = new Set([...(instances ?? []).flatMap((i) => (i.worker ? [i.worker.pid] : [])), ...(instances ? spares : [])]);
   const liveBrowsers = new Set((instances ?? []).flatMap((i) => (i.worker?.browserPid ? [i.worker.browserPid] : [])));
   for (const pid of found.workers) if (!liveWorkers.has(pid)) violations.push(`worker ${pid} belongs to no live instance`);
   const browsersByProfile = browserRoots(found);

@@ -19,6 +19,8 @@ export interface ChaosTarget {
   processes(): FleetProcesses;
   /** Whether any supervisor is up: when none is, nothing of the run may run at all. */
   up(): boolean;
+  /** The spare workers (WORKER_SPARE) the supervisors name: worker processes that are no instance's. */
+  spares(): Promise<number[]>;
 }
 
 /** One supervisor (DemoRun): its own API, its own view. */
@@ -29,6 +31,7 @@ export function singleTarget(run: DemoRun): ChaosTarget {
     fleet: () => run.api.fleet(),
     processes: () => fleetProcesses(run.marker, run.sessionRoot),
     up: () => run.supervisor.alive,
+    spares: async () => [await run.api.sparePid()].filter((pid): pid is number => pid !== null),
   };
 }
 
@@ -102,5 +105,10 @@ export class ClusterTarget implements ChaosTarget {
 
   up(): boolean {
     return this.reachable().length > 0;
+  }
+
+  async spares(): Promise<number[]> {
+    const pids = await Promise.all(this.reachable().map((n) => n.api.sparePid().catch(() => null)));
+    return pids.filter((pid): pid is number => pid !== null);
   }
 }

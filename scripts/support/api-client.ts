@@ -61,6 +61,11 @@ export class ApiClient {
     return answer.body;
   }
 
+  /** The pid of the supervisor's spare worker (ready or loading; WORKER_SPARE), or null when it has none. */
+  async sparePid(): Promise<number | null> {
+    return (await this.expectOk<{ spareWorker: { pid: number | null } }>('GET', '/api/health')).spareWorker.pid;
+  }
+
   async instances(): Promise<InstanceSummary[]> {
     return (await this.fleet()).instances;
   }

@@ -279,6 +279,9 @@ export const healthOverview = z
     loops: z.object({ health: loopStats, deep: loopStats, recovery: loopStats, memory: loopStats, memorySample: loopStats }),
     startsRefused: z.string().nullable().meta({ description: 'Why the start gate admits no start for memory now (critical level, or no room under the cap); null when memory allows one.' }),
     journalPending: z.number().int().meta({ description: 'Changes waiting for the database to come back (every one is written when it does).' }),
+    spareWorker: z
+      .object({ state: z.enum(['ready', 'forking', 'none', 'off']), pid: z.number().int().nullable() })
+      .meta({ description: 'The worker kept forked ahead for the next start (WORKER_SPARE): ready, still loading, none now, or off. Its process belongs to no instance.' }),
   })
   .meta({ id: 'HealthOverview' });
 

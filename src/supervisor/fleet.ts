@@ -17,7 +17,7 @@ import type { WorkerMessage } from '../worker/messages.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
 import { SessionStoreHost } from '../worker/session-store-host.js';
-import { SpareWorker } from '../worker/spare-worker.js';
+import { SpareWorker, type SpareView } from '../worker/spare-worker.js';
 import { grantStorage } from '../worker/worker-storage.js';
 import { resolveWorkerUser } from '../worker/worker-user.js';
 import { BYTES_PER_MIB } from './admission.js';
@@ -471,6 +471,11 @@ export class Fleet {
     this.known.delete(id);
     this.memory.forget(id);
     this.options.leases?.drop(id);
+  }
+
+  /** The spare worker (WORKER_SPARE), as `GET /api/health` shows it. */
+  get spareWorker(): SpareView {
+    return this.spare?.view() ?? { state: 'off', pid: null };
   }
 
   /** CLUSTER=on: the cluster node reports to the fleet. */

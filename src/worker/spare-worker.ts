@@ -1,5 +1,11 @@
 import type { WorkerHandle } from './handle.js';
 
+/** The spare now: loaded and waiting (`ready`), still loading (`forking`), none, or WORKER_SPARE=off. */
+export interface SpareView {
+  state: 'ready' | 'forking' | 'none' | 'off';
+  pid: number | null;
+}
+
 /**
  * One worker forked ahead of need: Node started and whatsapp-web.js loaded (it said hello), no
  * browser, no instance. The next start takes it and pays only for the browser and the page
@@ -22,6 +28,13 @@ export class SpareWorker {
   /** The pid of the spare ready to be taken, if any (the start that takes it logs it). */
   get readyPid(): number | null {
     return this.ready?.alive ? this.ready.pid : null;
+  }
+
+  /** What `GET /api/health` shows: a worker process that is no instance's is this one, and no other. */
+  view(): SpareView {
+    if (this.ready?.alive) return { state: 'ready', pid: this.ready.pid };
+    if (this.forking?.alive) return { state: 'forking', pid: this.forking.pid };
+    return { state: 'none', pid: null };
   }
 
   /** Forks a spare unless one is ready or on its way (or the fleet is closing). */

@@ -1062,6 +1062,12 @@ export interface components {
             startsRefused: string | null;
             /** @description Changes waiting for the database to come back (every one is written when it does). */
             journalPending: number;
+            /** @description The worker kept forked ahead for the next start (WORKER_SPARE): ready, still loading, none now, or off. Its process belongs to no instance. */
+            spareWorker: {
+                /** @enum {string} */
+                state: "ready" | "forking" | "none" | "off";
+                pid: number | null;
+            };
         };
         HealthCheckResult: {
             /** @description False when a tick was already running (its verdicts are the fresh ones). */

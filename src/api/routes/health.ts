@@ -47,6 +47,7 @@ export function healthRouter({ pool, fleet, version, startedAt, demo, checks }: 
       startsRefused: stats.startsRefused,
       /** Changes waiting for the database to come back (every one is written when it does). */
       journalPending: fleet.journal.pending,
+      spareWorker: fleet.spareWorker,
     });
   });
   return router;

@@ -30,4 +30,12 @@ describe('the chaos run’s process checks', () => {
     ]);
     expect(processViolations(stray, [])).toEqual([`Chromium 10 on ${P} belongs to no live instance`, 'Chromium helper 30 on /s/session-b outlived its browser']);
   });
+
+  it('takes a worker the supervisor names as its spare for no orphan, and any other worker no instance lists for one', () => {
+    const workers: FleetProcesses = { workers: [5, 7, 9], chromium: [] };
+    const instances = [{ id: 'a', worker: { pid: 5, browserPid: null, uptimeMs: 1 } } as never];
+    expect(processViolations(workers, instances, [7])).toEqual(['worker 9 belongs to no live instance']);
+    // With the supervisor down nothing may run, its spare included.
+    expect(processViolations({ workers: [7], chromium: [] }, null, [7])).toEqual(['worker 7 belongs to no live instance']);
+  });
 });
