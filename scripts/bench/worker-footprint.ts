@@ -27,7 +27,7 @@ import { sleep } from '../../lib/timeout.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { SETTINGS } from '../../src/config/settings.js';
 import { chromiumArgs } from '../../src/worker/chromium-args.js';
-import { spareIdentity, WorkerHandle } from '../../src/worker/handle.js';
+import { workerIdentity, WorkerHandle } from '../../src/worker/handle.js';
 import { WorkerEvent } from '../../src/worker/protocol.js';
 import { SpareWorker } from '../../src/worker/spare-worker.js';
 import { resolveWorkerUser } from '../../src/worker/worker-user.js';
@@ -153,7 +153,7 @@ async function stopAll(instances: readonly BenchInstance[], spare: SpareWorker |
 async function readySpare(variant: Variant, home: string): Promise<SpareWorker | null> {
   if (!variant.spare || variant.host.kind !== 'worker') return null;
   const entry = variant.host.entry;
-  const spare = new SpareWorker(() => WorkerHandle.fork(spareIdentity(WORKER_USER, home), null, entry), EVENT_TIMEOUT_MS);
+  const spare = new SpareWorker(() => WorkerHandle.fork(workerIdentity(WORKER_USER, home), null, entry), EVENT_TIMEOUT_MS);
   spare.fill();
   const deadline = Date.now() + EVENT_TIMEOUT_MS;
   while (spare.readyPid === null) {

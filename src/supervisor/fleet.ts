@@ -12,7 +12,7 @@ import type { Pool } from '../db/pool.js';
 import { Health, type ConnectionStatus, type Instance, type InstanceEvent } from '../domain/instance.js';
 import { AppError, InstanceNotFoundError, ShuttingDownError, WorkerNotRunningError } from '../errors/index.js';
 import { Category, type Logger } from '../logger/index.js';
-import { spareIdentity, WorkerHandle, type WorkerClient, type WorkerHandleOptions } from '../worker/handle.js';
+import { workerIdentity, WorkerHandle, type WorkerClient, type WorkerHandleOptions } from '../worker/handle.js';
 import type { WorkerMessage } from '../worker/messages.js';
 import { reapOrphans } from '../worker/reaper.js';
 import { ensureSessionRoot, profileDir } from '../worker/session-path.js';
@@ -70,7 +70,7 @@ function defaultLauncher(config: Config, sessionRoot: string, sessionStore: Sess
   const user = resolveWorkerUser(config.workerUser);
   if (user) grantStorage(user, sessionRoot, config.cachePath);
   const spare =
-    config.workerSpare === 'on' ? new SpareWorker(() => WorkerHandle.fork(spareIdentity(user, resolve(config.cachePath))), config.workerStartTimeoutMs, (m) => log.warn(m)) : null;
+    config.workerSpare === 'on' ? new SpareWorker(() => WorkerHandle.fork(workerIdentity(user, resolve(config.cachePath))), config.workerStartTimeoutMs, (m) => log.warn(m)) : null;
   const launch: WorkerLauncher = async (instanceId, listener) => {
     const options: WorkerHandleOptions = {
       init: {

@@ -131,20 +131,19 @@ function profileFor(user: WorkerUser, init: WorkerInit): string {
   }
 }
 
-/** An instance's worker: the user's process, its profile ready for that user, HOME inside it. */
-function identityOf(user: WorkerUser | null | undefined, init: WorkerInit): Identity {
-  if (!user) return { env: workerEnvironment(process.env) };
-  const profile = profileFor(user, init);
-  return { uid: user.uid, gid: user.gid, env: workerEnvironment(process.env, { name: user.name, home: browserHome(profile) }) };
-}
-
 /**
- * A spare's identity: no instance yet, so HOME is `home` (a folder of no instance). Its browser
- * gets the instance's HOME anyway: the driver passes it to Chromium's environment.
+ * A worker as `user` (none: the supervisor's own user) with HOME and the XDG folders under `home`.
+ * A spare's `home` belongs to no instance; its browser gets the instance's HOME anyway, as the
+ * driver passes it to Chromium's environment.
  */
-export function spareIdentity(user: WorkerUser | null | undefined, home: string): Identity {
+export function workerIdentity(user: WorkerUser | null | undefined, home: string): Identity {
   if (!user) return { env: workerEnvironment(process.env) };
   return { uid: user.uid, gid: user.gid, env: workerEnvironment(process.env, { name: user.name, home }) };
+}
+
+/** An instance's worker: the user's process, its profile ready for that user, HOME inside it. */
+function identityOf(user: WorkerUser | null | undefined, init: WorkerInit): Identity {
+  return workerIdentity(user, user ? browserHome(profileFor(user, init)) : '');
 }
 
 /** The fields of a refused READY that pass on their own; the rest become null. */

@@ -1,3 +1,4 @@
+import { coerceError } from '../../lib/errors.js';
 import type { WorkerHandle } from './handle.js';
 
 /** The spare now: loaded and waiting (`ready`), still loading (`forking`), none, or WORKER_SPARE=off. */
@@ -27,7 +28,8 @@ export class SpareWorker {
 
   /** The pid of the spare ready to be taken, if any (the start that takes it logs it). */
   get readyPid(): number | null {
-    return this.ready?.alive ? this.ready.pid : null;
+    const { state, pid } = this.view();
+    return state === 'ready' ? pid : null;
   }
 
   /** What `GET /api/health` shows: a worker process that is no instance's is this one, and no other. */
@@ -44,7 +46,7 @@ export class SpareWorker {
     try {
       worker = this.fork();
     } catch (err) {
-      this.onFailure(`a spare worker could not be forked: ${(err as Error).message}`);
+      this.onFailure(`a spare worker could not be forked: ${coerceError(err).message}`);
       return;
     }
     this.forking = worker;
@@ -60,7 +62,7 @@ export class SpareWorker {
       (err: unknown) => {
         this.forking = null;
         worker.kill();
-        this.onFailure(`a spare worker did not start: ${(err as Error).message}`);
+        this.onFailure(`a spare worker did not start: ${coerceError(err).message}`);
       },
     );
   }

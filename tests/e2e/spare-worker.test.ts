@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { childrenOf, descendantsOf } from '../../lib/proc-memory.js';
 import { browserHome } from '../../src/worker/environment.js';
-import { spareIdentity, WorkerHandle } from '../../src/worker/handle.js';
+import { workerIdentity, WorkerHandle } from '../../src/worker/handle.js';
 import { profileDir } from '../../src/worker/session-path.js';
 import { SpareWorker } from '../../src/worker/spare-worker.js';
 import { isAlive } from '../support/processes.js';
@@ -34,7 +34,7 @@ const liveChildren = () => childrenOf(process.pid).filter((pid) => !/^\S+ \(.*\)
 
 let spare: SpareWorker | null = null;
 const taken: WorkerHandle[] = [];
-const newSpare = () => (spare = new SpareWorker(() => WorkerHandle.fork(spareIdentity(testWorkerUser(), home)), 30_000));
+const newSpare = () => (spare = new SpareWorker(() => WorkerHandle.fork(workerIdentity(testWorkerUser(), home)), 30_000));
 afterEach(async () => {
   await spare?.close();
   await Promise.all(taken.splice(0).map((w) => w.stop(5_000)));
