@@ -103,7 +103,7 @@ export type KillWindow = number | readonly [number, number];
 /**
  * Repeated acceptances of one event id: each repeat is excused when a kill window overlaps the
  * time between the acceptance before it and its own arrival (answered, not yet marked delivered);
- * the rest are returned as `<event id> ×n`.
+ * the rest are returned as `<event id> ×n at <arrival times, UTC>`.
  */
 export function excusedRepeats(accepted: ReadonlyArray<{ eventId: string; at: number }>, supervisorKills: ReadonlyArray<KillWindow>): { afterKill: number; unexplained: string[] } {
   const windows = supervisorKills.map((k) => (typeof k === 'number' ? [k, k] : k));
@@ -117,7 +117,7 @@ export function excusedRepeats(accepted: ReadonlyArray<{ eventId: string; at: nu
     let excused = 0;
     for (let i = 1; i < sorted.length; i++) if (windows.some(([from, to]) => to >= sorted[i - 1]! && from <= sorted[i]!)) excused++;
     afterKill += excused;
-    if (excused < sorted.length - 1) unexplained.push(`${eventId} ×${sorted.length}`);
+    if (excused < sorted.length - 1) unexplained.push(`${eventId} ×${sorted.length} at ${sorted.map((t) => new Date(t).toISOString().slice(11, 23)).join(', ')}`);
   }
   return { afterKill, unexplained };
 }

@@ -5,6 +5,7 @@
  * one set of counters; split, each part would reach into the others' state.
  */
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
+import { setTimeout as delay } from 'node:timers/promises';
 import { coerceError } from '../../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 import { Category, type Logger } from '../logger/index.js';
@@ -305,10 +306,35 @@ export class WebhookDispatcher {
       return { kind: 'failed' };
     }
     this.#stats.delivered++;
-    const marked = await markDelivered(this.#pool, row, { at: new Date(this.#now()), statusCode });
+    const marked = await this.#recordDelivered(row, statusCode);
     if (!marked) this.#log.warn('webhook delivered after its claim lapsed; it may be sent twice', this.#describe(row));
     else this.#log.debug('webhook delivered', { ...this.#describe(row), statusCode });
     return { kind: 'delivered' };
+  }
+
+  /**
+   * Marks a row its receiver took. The receiver has it now, so a mark lost to a database outage
+   * would send it again once the claim ran out: the mark is retried at each poll until the
+   * database answers (the claim token still names this dispatcher unless another one took the
+   * row over meanwhile, which the answer tells). Only a stop past its budget gives up on it.
+   */
+  async #recordDelivered(row: ClaimedRow, statusCode: number): Promise<boolean> {
+    for (let tries = 1; ; tries++) {
+      try {
+        const marked = await markDelivered(this.#pool, row, { at: new Date(this.#now()), statusCode });
+        if (tries > 1) this.#log.info('webhook delivery recorded once the database answered again', { ...this.#describe(row), tries });
+        return marked;
+      } catch (err) {
+        if (this.#abort.signal.aborted) throw err;
+        if (tries === 1) {
+          this.#log.warn('webhook delivered but the database did not record it; retrying until it does', {
+            ...this.#describe(row),
+            error: coerceError(err).message,
+          });
+        }
+        await delay(this.#pollMs, undefined, { signal: this.#abort.signal }).catch(() => undefined);
+      }
+    }
   }
 
   async #recordFailure(row: ClaimedRow, err: unknown): Promise<void> {

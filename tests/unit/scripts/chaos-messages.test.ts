@@ -158,8 +158,8 @@ describe('webhook repeats and supervisor kills', () => {
       { eventId: 'b', at: 2_000 },
       { eventId: 'c', at: 3_000 },
     ];
-    expect(excusedRepeats(accepted, [4_000])).toEqual({ afterKill: 1, unexplained: ['b ×2'] });
-    expect(excusedRepeats(accepted, [])).toEqual({ afterKill: 0, unexplained: ['a ×2', 'b ×2'] });
+    expect(excusedRepeats(accepted, [4_000])).toEqual({ afterKill: 1, unexplained: ['b ×2 at 00:00:01.000, 00:00:02.000'] });
+    expect(excusedRepeats(accepted, [])).toEqual({ afterKill: 0, unexplained: ['a ×2 at 00:00:01.000, 00:00:05.000', 'b ×2 at 00:00:01.000, 00:00:02.000'] });
     expect(excusedRepeats(accepted, [1_500, 4_000])).toEqual({ afterKill: 2, unexplained: [] });
   });
 
@@ -171,7 +171,7 @@ describe('webhook repeats and supervisor kills', () => {
     ];
     expect(excusedRepeats(accepted, [[500, 2_000]])).toEqual({ afterKill: 1, unexplained: [] });
     expect(excusedRepeats(accepted, [[8_000, 20_000]])).toEqual({ afterKill: 1, unexplained: [] });
-    expect(excusedRepeats(accepted, [[9_500, 20_000], [0, 900]])).toEqual({ afterKill: 0, unexplained: ['a ×2'] });
+    expect(excusedRepeats(accepted, [[9_500, 20_000], [0, 900]])).toEqual({ afterKill: 0, unexplained: ['a ×2 at 00:00:01.000, 00:00:09.000'] });
   });
 });
 
