@@ -11,8 +11,15 @@
  * report, list or details misses the verdict (p99 over 10 ms, any non-2xx, error or timeout);
  * the trivial route is the floor, shown with its verdict but not judged.
  *
- * Run: npx tsx scripts/bench/api.ts [--instances 100] [--duration 10] [--connections 10] [--warmup 2] [--pin auto|off]
+ * Run: npx tsx scripts/bench/api.ts [--instances 100] [--duration 10] [--connections 10] [--rate N] [--warmup 2] [--pin auto|off]
  *        [--only health,memory,list,details]
+ *
+ * Without `--rate` the load is a closed loop: each connection sends again as soon as it is
+ * answered, so the server runs flat out and latency is mostly time queued behind the other
+ * connections (throughput). `--rate N` paces each route's load at N requests/s over all
+ * connections (autocannon's overallRate, latency corrected for coordinated omission): the
+ * latency of an API serving N requests/s. A paced route that serves under 95 % of N misses
+ * the verdict whatever its latency.
  *
  * Each route first gets `--warmup` seconds of the same load, not measured: the first requests
  * pay for JIT compilation and for opening the pool's connections, which a running server has
@@ -53,7 +60,7 @@ import { killProcessesOfRun, markChildrenOfThisRun } from './support/cleanup.js'
 import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress } from './support/machine.js';
 import { populateFleet } from './support/populate.js';
 import { affinityOf, pinProcess, startRouteLoad, tasksetAvailable, type RouteLoad, type RouteLoadOptions, type RunningLoad } from './support/route-load.js';
-import { describeStatusCodes, failures, P99_LIMIT_MS, routeTable, verdict, type RouteRow } from './support/route-report.js';
+import { describeStatusCodes, failures, P99_LIMIT_MS, routeTable, SERVED_SHARE_MIN, verdict, type RouteRow } from './support/route-report.js';
 import { Messages } from '../../src/messages/messages.js';
 
 const CHROME_PATH = process.env.CHROME_PATH ?? '/usr/bin/chromium';
@@ -74,6 +81,8 @@ interface Options {
   durationSec: number;
   warmupSec: number;
   connections: number;
+  /** `--rate`: requests per second each route's load is paced at; null: closed loop, each connection as fast as answers come. */
+  rate: number | null;
   /** `auto`: pin when taskset exists and there are 2 cores or more; `off`: never. */
   pin: 'auto' | 'off';
   /** The API routes to measure (keys of ROUTES); the floor is measured first and last whatever this says. */
@@ -135,6 +144,7 @@ function options(): Options {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '10' },
+      rate: { type: 'string' },
       pin: { type: 'string', default: 'auto' },
       only: { type: 'string', default: 'health,memory,list,details' },
     },
@@ -145,6 +155,7 @@ function options(): Options {
     durationSec: wholeNumber('duration', values.duration, 1),
     warmupSec: wholeNumber('warmup', values.warmup, 0),
     connections: wholeNumber('connections', values.connections, 1),
+    rate: values.rate === undefined ? null : wholeNumber('rate', values.rate, 1),
     pin: values.pin === 'off' ? 'off' : values.pin === 'auto' ? 'auto' : fail(`--pin must be auto or off, got ${values.pin}`),
     only: routeKeys(values.only),
   };
@@ -264,13 +275,14 @@ async function measureRoutes(
   for (const route of ROUTES.filter((r) => r.key === 'trivial' || opts.only.has(r.key))) {
     if (stopping()) break;
     const judged = route.server === 'app';
-    const load = (durationSec: number) => runLoad(started, { ...base, baseUrl: urls[route.server], paths: route.paths(ids), durationSec });
+    const rate = opts.rate ?? undefined;
+    const load = (durationSec: number) => runLoad(started, { ...base, ...(rate ? { rate } : {}), baseUrl: urls[route.server], paths: route.paths(ids), durationSec });
     try {
       if (opts.warmupSec > 0) {
         progress(`${route.name}: warming up for ${opts.warmupSec} s`);
         await load(opts.warmupSec);
       }
-      progress(`${route.name}: ${opts.connections} connections for ${opts.durationSec} s`);
+      progress(`${route.name}: ${opts.connections} connections${rate ? ` paced at ${rate} requests/s` : ''} for ${opts.durationSec} s`);
       const loopDelay = monitorEventLoopDelay({ resolution: 1 });
       loopDelay.enable();
       const cpuBefore = process.cpuUsage();
@@ -281,6 +293,7 @@ async function measureRoutes(
         route: route.name,
         judged,
         load: result,
+        ...(rate ? { rate } : {}),
         serverCpuUs: (cpu.user + cpu.system) / Math.max(1, result.total),
         loopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
       };
@@ -348,6 +361,7 @@ async function main(): Promise<void> {
         `Load: ${load.summary()}`,
         `Fleet: ${ids.length} stand-in instances (${linked} CONNECTED, ${ids.length - linked} at QR_REQUIRED), MySQL pool of ${config.mysqlPoolSize}, FLEET_MEMORY_CAP_MB=${config.fleetMemoryCapMb}; ` +
           `autocannon ${packageVersion('autocannon')} in a process of its own per load, ${opts.connections} connections, ` +
+          (opts.rate ? `paced at ${opts.rate} requests/s per route (latency corrected for coordinated omission), ` : 'closed loop (each connection sends again as soon as it is answered), ') +
           `${opts.durationSec} s per route after ${opts.warmupSec} s of warm-up, X-API-Key sent (to the trivial route too, which ignores it)`,
         `Pinning: ${pin.described}`,
         '',
@@ -360,7 +374,9 @@ async function main(): Promise<void> {
           'synchronous work on the loop and the core taken away by other processes both show there. ' +
           `\`/api/instance/:id/details\`: each connection walks through the ${ids.length} instance ids in turn. ` +
           `\`GET /trivial\`: a bare express app in the same process, \`res.json({ ok: true })\`, measured first and last. ` +
-          `Verdict: p99 ≤ ${P99_LIMIT_MS} ms with no non-2xx, error or timeout; the run exits 1 when a route of the API misses it` +
+          `Verdict: p99 ≤ ${P99_LIMIT_MS} ms with no non-2xx, error or timeout` +
+          (opts.rate ? ` and at least ${Math.round(SERVED_SHARE_MIN * 100)} % of the paced rate served` : '') +
+          `; the run exits 1 when a route of the API misses it` +
           (missed.length > 0 ? ` (missed: ${missed.map((r) => r.route).join(', ')}).` : ' (none missed).'),
         `While the fleet was filled, ${deadlockedCreations} instance creation(s) deadlocked in the database and were tried again.`,
         '',

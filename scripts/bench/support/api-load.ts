@@ -16,6 +16,8 @@ export interface LoadRequest {
   paths: string[];
   headers: Record<string, string>;
   connections: number;
+  /** Requests per second over all connections; absent: each connection sends its next request as soon as the last is answered. */
+  rate?: number;
   durationSec: number;
   timeoutSec: number;
 }
@@ -63,6 +65,7 @@ const instance = autocannon(
   {
     url: request.url,
     connections: request.connections,
+    ...(request.rate ? { overallRate: request.rate } : {}),
     duration: request.durationSec,
     timeout: request.timeoutSec,
     headers: request.headers,

@@ -9,6 +9,8 @@ export interface RouteLoadOptions {
   paths: readonly string[];
   headers: Record<string, string>;
   connections: number;
+  /** Requests per second over all connections (autocannon's overallRate); absent: as fast as the connections get answers. */
+  rate?: number;
   durationSec: number;
   /** A response slower than this counts as a timeout (and an error). */
   timeoutSec: number;
@@ -72,6 +74,7 @@ export function startRouteLoad(options: RouteLoadOptions): RunningLoad {
     paths: [...options.paths],
     headers: options.headers,
     connections: options.connections,
+    ...(options.rate ? { rate: options.rate } : {}),
     durationSec: options.durationSec,
     timeoutSec: options.timeoutSec,
   };

@@ -12,6 +12,8 @@ export interface RouteRow {
   judged: boolean;
   /** Null when the load could not run at all. */
   load: RouteLoad | null;
+  /** The requests per second the load was paced at; absent: as fast as answers came (closed loop). */
+  rate?: number;
   /** CPU time of the server's process per response, in µs, over the measured load; null when it did not run. */
   serverCpuUs: number | null;
   /** How late the server's event loop ran a 1 ms timer during the measured load (p99, max), in ms; null when it did not run. */
@@ -27,12 +29,24 @@ export function describeStatusCodes(codes: Record<string, number>): string {
   return entries.length === 0 ? DASH : entries.map(([code, count]) => `${code}: ${count}`).join(', ');
 }
 
+/** A paced load must have been served at this share of its rate at least: a server too slow to keep up is no pass, however its answers are timed. */
+export const SERVED_SHARE_MIN = 0.95;
+
+/** Requests per second a load got answers for over its whole run. */
+export const servedRate = (load: RouteLoad): number => load.total / Math.max(load.durationSec, 1e-9);
+
+/** Whether a load paced at `rate` fell short of it (false for a closed-loop load). */
+export function fellBehind(load: RouteLoad, rate: number | undefined): boolean {
+  return rate !== undefined && servedRate(load) < rate * SERVED_SHARE_MIN;
+}
+
 /**
  * Whether a route meets the must-show: it ran, answered every request with a 2xx and without a
- * connection error or timeout (a fast error is no pass), and its p99 is at most P99_LIMIT_MS.
+ * connection error or timeout (a fast error is no pass), kept up with the rate it was paced at,
+ * and its p99 is at most P99_LIMIT_MS.
  */
-export function meetsLimit(load: RouteLoad | null): boolean {
-  return load !== null && load.total > 0 && load.non2xx === 0 && load.errors === 0 && load.latencyP99Ms <= P99_LIMIT_MS;
+export function meetsLimit(load: RouteLoad | null, rate?: number): boolean {
+  return load !== null && load.total > 0 && load.non2xx === 0 && load.errors === 0 && !fellBehind(load, rate) && load.latencyP99Ms <= P99_LIMIT_MS;
 }
 
 /** `yes`, or `NO` with why; the floor's cell says `floor` after the same figures. */
@@ -45,15 +59,17 @@ export function verdict(row: RouteRow): string {
         ? 'no response'
         : load.non2xx + load.errors > 0
           ? `${load.non2xx} non-2xx, ${load.errors} errors`
-          : `p99 ${ms(load.latencyP99Ms)} ms`;
-  const ok = meetsLimit(load);
+          : fellBehind(load, row.rate)
+            ? `served ${Math.round(servedRate(load))} of ${row.rate} requests/s`
+            : `p99 ${ms(load.latencyP99Ms)} ms`;
+  const ok = meetsLimit(load, row.rate);
   if (!row.judged) return `floor (${ok ? 'yes' : 'no'})`;
   return ok ? 'yes' : `NO (${why})`;
 }
 
 /** The judged routes that miss the limit (the bench exits non-zero when there is any). */
 export function failures(rows: readonly RouteRow[]): RouteRow[] {
-  return rows.filter((r) => r.judged && !meetsLimit(r.load));
+  return rows.filter((r) => r.judged && !meetsLimit(r.load, r.rate));
 }
 
 export function routeTable(rows: readonly RouteRow[]): string {
