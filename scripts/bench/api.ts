@@ -17,9 +17,9 @@
  * Without `--rate` the load is a closed loop: each connection sends again as soon as it is
  * answered, so the server runs flat out and latency is mostly time queued behind the other
  * connections (throughput). `--rate N` paces each route's load at N requests/s over all
- * connections (autocannon's overallRate, latency corrected for coordinated omission): the
- * latency of an API serving N requests/s. A paced route that serves under 95 % of N misses
- * the verdict whatever its latency.
+ * connections, open loop (scripts/bench/support/paced-load.ts: each request timed from when it
+ * was due, so waiting for a busy server counts): the latency of an API serving N requests/s. A
+ * paced route that serves under 95 % of N misses the verdict whatever its latency.
  *
  * Each route first gets `--warmup` seconds of the same load, not measured: the first requests
  * pay for JIT compilation and for opening the pool's connections, which a running server has
@@ -361,13 +361,16 @@ async function main(): Promise<void> {
         `Load: ${load.summary()}`,
         `Fleet: ${ids.length} stand-in instances (${linked} CONNECTED, ${ids.length - linked} at QR_REQUIRED), MySQL pool of ${config.mysqlPoolSize}, FLEET_MEMORY_CAP_MB=${config.fleetMemoryCapMb}; ` +
           `autocannon ${packageVersion('autocannon')} in a process of its own per load, ${opts.connections} connections, ` +
-          (opts.rate ? `paced at ${opts.rate} requests/s per route (latency corrected for coordinated omission), ` : 'closed loop (each connection sends again as soon as it is answered), ') +
+          (opts.rate
+            ? `open loop paced at ${opts.rate} requests/s per route (each request timed from when it was due, waiting for a free connection included), `
+            : 'closed loop (each connection sends again as soon as it is answered), ') +
           `${opts.durationSec} s per route after ${opts.warmupSec} s of warm-up, X-API-Key sent (to the trivial route too, which ignores it)`,
         `Pinning: ${pin.described}`,
         '',
         routeTable(rows),
         '',
-        'requests/s: mean of the per-second samples. Latency percentiles over every response, whatever its status, at autocannon\'s 1 ms resolution. ' +
+        'requests/s: mean of the per-second samples. Latency percentiles over every response, whatever its status, ' +
+          (opts.rate ? 'to a tenth of a ms (nearest rank). ' : "at autocannon's 1 ms resolution. ") +
           'server CPU/request: CPU time (user + system) of this process over the measured load divided by the responses: the cost ' +
           'of one answer on the server\'s side (the fleet\'s own background work included, the database\'s not), which the machine\'s other load moves far less than latency. ' +
           'event-loop delay: how late the server\'s event loop ran a 1 ms timer during the load (perf_hooks.monitorEventLoopDelay), p99 / max: ' +

@@ -1,13 +1,14 @@
 /**
  * The API bench's load generator, run as a process of its own (scripts/bench/support/route-load.ts
- * starts it, pinned with `taskset` when it can): one autocannon load on the main thread of this
- * process, nothing else. Its only argument is the load as JSON (`LoadRequest`); it prints one
+ * starts it, pinned with `taskset` when it can): one load on the main thread of this process,
+ * nothing else: autocannon's closed loop, or with `rate` the open loop of paced-load.ts. Its only argument is the load as JSON (`LoadRequest`); it prints one
  * line of JSON on stdout (`LoadResult`) and exits. SIGTERM ends the load early and exits 143
  * without a result.
  *
  * Run by hand: node --import tsx scripts/bench/support/api-load.ts '{"url":"http://127.0.0.1:3000","paths":["/healthz"],"headers":{},"connections":10,"durationSec":5,"timeoutSec":10}'
  */
 import autocannon from 'autocannon';
+import { pacedLoad } from './paced-load.js';
 
 export interface LoadRequest {
   /** e.g. `http://127.0.0.1:41234` */
@@ -16,7 +17,11 @@ export interface LoadRequest {
   paths: string[];
   headers: Record<string, string>;
   connections: number;
-  /** Requests per second over all connections; absent: each connection sends its next request as soon as the last is answered. */
+  /**
+   * Requests per second, open loop (paced-load.ts): each request due at its time over at most
+   * `connections` connections, latency from its due time. Absent: autocannon's closed loop, each
+   * connection sending again as soon as it is answered.
+   */
   rate?: number;
   durationSec: number;
   timeoutSec: number;
@@ -61,25 +66,36 @@ function summarize(r: autocannon.Result): LoadResult {
 }
 
 const request = parseRequest(process.argv[2]);
-const instance = autocannon(
-  {
-    url: request.url,
-    connections: request.connections,
-    ...(request.rate ? { overallRate: request.rate } : {}),
-    duration: request.durationSec,
-    timeout: request.timeoutSec,
-    headers: request.headers,
-    requests: request.paths.map((path) => ({ method: 'GET', path })),
-  },
-  (err, result) => {
-    if (err) {
-      process.stderr.write(`autocannon: ${err.message}\n`);
+if (request.rate) {
+  const { rate } = request;
+  process.once('SIGTERM', () => process.exit(143));
+  pacedLoad({ ...request, rate }).then(
+    (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
+    (err: Error) => {
+      process.stderr.write(`paced load: ${err.message}\n`);
       process.exit(1);
-    }
-    process.stdout.write(`${JSON.stringify(summarize(result))}\n`);
-  },
-);
-process.once('SIGTERM', () => {
-  instance.stop();
-  process.exit(143);
-});
+    },
+  );
+} else {
+  const instance = autocannon(
+    {
+      url: request.url,
+      connections: request.connections,
+      duration: request.durationSec,
+      timeout: request.timeoutSec,
+      headers: request.headers,
+      requests: request.paths.map((path) => ({ method: 'GET', path })),
+    },
+    (err, result) => {
+      if (err) {
+        process.stderr.write(`autocannon: ${err.message}\n`);
+        process.exit(1);
+      }
+      process.stdout.write(`${JSON.stringify(summarize(result))}\n`);
+    },
+  );
+  process.once('SIGTERM', () => {
+    instance.stop();
+    process.exit(143);
+  });
+}

@@ -9,7 +9,7 @@ export interface RouteLoadOptions {
   paths: readonly string[];
   headers: Record<string, string>;
   connections: number;
-  /** Requests per second over all connections (autocannon's overallRate); absent: as fast as the connections get answers. */
+  /** Requests per second, open loop (paced-load.ts); absent: autocannon's closed loop, as fast as the connections get answers. */
   rate?: number;
   durationSec: number;
   /** A response slower than this counts as a timeout (and an error). */
