@@ -360,7 +360,8 @@ async function main(): Promise<void> {
         machine,
         `Load: ${load.summary()}`,
         `Fleet: ${ids.length} stand-in instances (${linked} CONNECTED, ${ids.length - linked} at QR_REQUIRED), MySQL pool of ${config.mysqlPoolSize}, FLEET_MEMORY_CAP_MB=${config.fleetMemoryCapMb}; ` +
-          `autocannon ${packageVersion('autocannon')} in a process of its own per load, ${opts.connections} connections, ` +
+          `${opts.rate ? 'the open-loop generator of scripts/bench/support/paced-load.ts' : `autocannon ${packageVersion('autocannon')}`} in a process of its own per load, ` +
+          `${opts.rate ? 'at most ' : ''}${opts.connections} connections, ` +
           (opts.rate
             ? `open loop paced at ${opts.rate} requests/s per route (each request timed from when it was due, waiting for a free connection included), `
             : 'closed loop (each connection sends again as soon as it is answered), ') +
