@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'puppeteer';
-import wwebjs from 'whatsapp-web.js';
+import type wwebjs from 'whatsapp-web.js';
 import { coerceError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { chromiumArgs } from './chromium-args.js';
@@ -10,12 +10,12 @@ import { AppError } from '../errors/index.js';
 import { MessageDriver, type Report } from './message-driver.js';
 import { adoptRemoteProfile } from './profile-layout.js';
 import { InboundOutbox } from './inbound-outbox.js';
-import { WorkerRemoteAuth } from './remote-auth.js';
+import { Client, LocalAuth } from './library.js';
+import type { WorkerRemoteAuth } from './remote-auth.js';
 import { profileDir, remoteProfileDir } from './session-path.js';
 import type { AskSupervisor } from './session-store.js';
 import { webSourceOptions } from './web-source.js';
 
-const { Client, LocalAuth } = wwebjs;
 type WaClient = InstanceType<typeof Client>;
 
 // The library's typings declare the strategy hooks as properties; at run time they are methods.
@@ -95,7 +95,7 @@ export class ClientDriver {
     this.closing = false;
     const profile = profileDir(this.init.sessionRoot, this.init.instanceId);
     const client = new Client({
-      authStrategy: this.authStrategy(),
+      authStrategy: await this.authStrategy(),
       puppeteer: {
         executablePath: this.init.chromePath,
         headless: true,
@@ -131,11 +131,13 @@ export class ClientDriver {
     return this.remoteAuth ? this.remoteAuth.backupNow() : false;
   }
 
-  private authStrategy(): wwebjs.AuthStrategy {
+  private async authStrategy(): Promise<wwebjs.AuthStrategy> {
     const onBrowser = (browser: Browser, page: Page) => this.attachBrowser(browser, page);
     const backup = this.init.sessionBackup;
     if (!backup) return new WorkerAuth(this.init, onBrowser) as unknown as wwebjs.AuthStrategy;
     if (!this.ask) throw new Error('SESSION_STORE=mysql needs the channel to the supervisor');
+    // Loaded here, not with the worker: RemoteAuth brings its zip libraries (see library.ts).
+    const { WorkerRemoteAuth } = await import('./remote-auth.js');
     this.remoteAuth = new WorkerRemoteAuth({
       init: this.init,
       intervalMs: backup.intervalMs,

@@ -1,9 +1,10 @@
 import type { Page } from 'puppeteer';
-import wwebjs from 'whatsapp-web.js';
+import type wwebjs from 'whatsapp-web.js';
 import { coerceError } from '../../lib/errors.js';
 import { withTimeout } from '../../lib/timeout.js';
 import { AppError } from '../errors/index.js';
 import type { InboundOutbox } from './inbound-outbox.js';
+import { MessageMedia } from './library.js';
 import {
   WorkerEvent,
   type FindRequest,
@@ -15,7 +16,6 @@ import {
   type SendResult,
 } from './protocol.js';
 
-const { MessageMedia } = wwebjs;
 type WaClient = InstanceType<typeof wwebjs.Client>;
 type WaMessage = wwebjs.Message;
 

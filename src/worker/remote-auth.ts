@@ -1,8 +1,8 @@
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer';
-import wwebjs from 'whatsapp-web.js';
 import { coerceError } from '../../lib/errors.js';
+import { loadRemoteAuth } from './library.js';
 import { adoptLocalProfile, BACKUP_MARKER } from './profile-layout.js';
 import type { SessionBackupReport, WorkerInit } from './protocol.js';
 import { profileDir, remoteProfileDir } from './session-path.js';
@@ -10,7 +10,7 @@ import { IpcSessionStore, type AskSupervisor } from './session-store.js';
 import { FIRST_BACKUP_DELAY_MS, type ExistsReply } from './session-transfer.js';
 import { extractSessionZip } from './session-zip.js';
 
-const { RemoteAuth } = wwebjs;
+const RemoteAuth = loadRemoteAuth();
 
 /** RemoteAuth as it is at run time (1.34.7): the typings declare none of what is overridden here. */
 interface RemoteAuthInternals {
