@@ -61,7 +61,8 @@ export class ScaleRun {
     this.logFile = join(scratch, 'supervisor.log');
   }
 
-  static async start(o: { capMb: number; chromePath: string }): Promise<ScaleRun> {
+  /** `settings`: product settings given on top of the run's own (`--set`), named in the report. */
+  static async start(o: { capMb: number; chromePath: string; settings?: Record<string, string> }): Promise<ScaleRun> {
     const marker = markChildrenOfThisRun();
     const scratch = mkdtempSync(join(tmpdir(), 'wa-fleet-scale-'));
     // Run as root, the supervisor starts its workers as WORKER_USER: they must pass through to the sessions inside.
@@ -72,7 +73,7 @@ export class ScaleRun {
       const port = await freePort();
       const baseUrl = `http://127.0.0.1:${port}`;
       const apiKey = randomBytes(24).toString('hex');
-      const settings = { WA_FLEET_FAKE_WEB: 'true', LOG_FORMAT: 'json', FLEET_MEMORY_CAP_MB: String(o.capMb), CHROME_PATH: o.chromePath };
+      const settings = { WA_FLEET_FAKE_WEB: 'true', LOG_FORMAT: 'json', FLEET_MEMORY_CAP_MB: String(o.capMb), CHROME_PATH: o.chromePath, ...o.settings };
       const shell = Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in SETTINGS)));
       const env = {
         ...shell,

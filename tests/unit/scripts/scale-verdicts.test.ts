@@ -28,7 +28,7 @@ function goodRun() {
   return { idle, api, boot, end, apiFailures: [] as string[] };
 }
 
-const failing = (r: ReturnType<typeof goodRun>) => verdicts(r.idle, r.api, r.boot, r.end, r.apiFailures).filter((v) => !v.ok).map((v) => v.name);
+const failing = (r: ReturnType<typeof goodRun>, boots = [r.boot]) => verdicts(r.idle, r.api, boots, r.end, r.apiFailures).filter((v) => !v.ok).map((v) => v.name);
 
 describe('bench:scale verdicts', () => {
   it('a clean run passes every verdict', () => {
@@ -54,5 +54,18 @@ describe('bench:scale verdicts', () => {
     const run = goodRun();
     spoil(run);
     expect(failing(run)).toEqual([name]);
+  });
+
+  it('judges every boot of several: one that lost an instance, showed a QR or left a process fails the run', () => {
+    const run = goodRun();
+    const clean = structuredClone(run.boot);
+    expect(failing(run, [clean, structuredClone(clean), structuredClone(clean)])).toEqual([]);
+    const lost = { ...structuredClone(clean), failed: ['scale-009 LOADING'] };
+    const qr = { ...structuredClone(clean), qrShown: ['scale-002'] };
+    const left = { ...structuredClone(clean), killedLife: { atKill: 200, atApiUp: 3, afterBoot: ['worker 99'] } };
+    expect(failing(run, [clean, lost])).toEqual(['all back after the SIGKILL']);
+    expect(failing(run, [qr, clean])).toEqual(['no QR after the SIGKILL']);
+    expect(failing(run, [clean, clean, left])).toEqual(["killed supervisor's processes gone"]);
+    expect(failing(run, [])).toEqual(['all back after the SIGKILL']);
   });
 });
