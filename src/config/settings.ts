@@ -72,7 +72,7 @@ export const SETTINGS = {
   RECONNECT_JITTER_MS: spec({ default: '1000', doc: 'Random extra delay so instances do not reconnect in lockstep', schema: millis() }),
   RECONNECT_MAX_ATTEMPTS: spec({ default: '20', doc: 'Reconnects tried before reconnect.failed and a human is needed', schema: integer(1, 1000) }),
   REHYDRATE_CONCURRENCY: spec({ default: '4', doc: 'Instances started at once when the supervisor boots', schema: integer(1, 1000) }),
-  REHYDRATE_STAGGER_MS: spec({ default: '2000', doc: 'Pause between two boot starts', schema: millis() }),
+  REHYDRATE_STAGGER_MS: spec({ default: '0', doc: "Least pause between two boot starts, on top of the start gate's pacing (LAUNCH_CONCURRENCY, memory room); 0: each start as soon as the gate admits it (measured fastest at 5, 8 and 50, see the README)", schema: millis() }),
   LAUNCH_CONCURRENCY: spec({ default: '4', doc: 'Worker launches in progress at once, for every reason (create, enable, reconnect, boot, recovery, QR request)', schema: integer(1, 1000) }),
   INSTANCE_EXPECTED_MB: spec({ default: '200', doc: 'Memory one more instance is expected to cost until running instances give a measured median; a start waits while fleet memory plus this exceeds FLEET_MEMORY_CAP_MB', schema: integer(16) }),
   MAX_INSTANCES: spec({ default: '1000', doc: 'Instances that may exist at once; a create beyond it is refused with 409 INSTANCE_LIMIT', schema: integer(1, 100000) }),
