@@ -254,6 +254,11 @@ export class Fleet {
     throw new InstanceNotFoundError(id);
   }
 
+  /** CLUSTER=on: other nodes write instance rows too, so nothing here sees every change to them. */
+  get clustered(): boolean {
+    return Boolean(this.options.leases);
+  }
+
   /** This node's name (NODE_ID): the `node` of every instance it runs. */
   get nodeId(): string {
     return this.options.config.nodeId;

@@ -139,6 +139,7 @@ export class Journal {
   private readonly now: () => Date;
   private overBoundWarned = false;
   private closed = false;
+  private writeMark = 0;
 
   constructor(private readonly options: JournalOptions) {
     this.maxPending = options.maxPendingPerInstance ?? 1_000;
@@ -146,6 +147,14 @@ export class Journal {
     this.now = options.now ?? (() => new Date());
     this.breaker = circuitBreaker(handleWhen(isOutage), { halfOpenAfter: this.retryMs, breaker: new ConsecutiveBreaker(2) });
     this.breaker.onStateChange((state) => options.log.warn(`database circuit ${CircuitState[state]}`, { pending: this.pending }));
+  }
+
+  /**
+   * Moves when a write of the journal begins and when it ends, whatever its outcome: a read that
+   * saw the same mark before it ran and now has seen every change the journal made since.
+   */
+  get writes(): number {
+    return this.writeMark;
   }
 
   /** False while the circuit is open: reads should not wait on the database either. */
@@ -231,7 +240,8 @@ export class Journal {
       while (queue && queue.length > 0) {
         const head = queue[0]!;
         try {
-          const outcome = await this.breaker.execute(() => this.write(head));
+          this.writeMark++;
+          const outcome = await this.breaker.execute(() => this.write(head)).finally(() => this.writeMark++);
           queue.shift();
           // An enable/disable or a message change that changed nothing has nothing to announce;
           // anything else happened live whatever the row said (a status of a row removed meanwhile).

@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import QRCode from 'qrcode';
 import { FreshRead } from '../../../lib/fresh-read.js';
+import { SettledRead } from '../../../lib/settled-read.js';
 import { sleep } from '../../../lib/timeout.js';
 import type { Config } from '../../config/index.js';
 import { ConnectionStatus, type Instance } from '../../domain/instance.js';
@@ -20,6 +21,13 @@ import { eventView, instanceView } from '../views.js';
 const QR_WAIT_MS = 20_000;
 const PAIRING_TIMEOUT_MS = 30_000;
 const RECENT_EVENTS = 20;
+/**
+ * How long the list serves its rows again when the journal wrote nothing meanwhile: the bound on
+ * how late a row change made outside the journal shows (a pairing-code attempt's counter, an
+ * operator's SQL). Under load the list then queries a few times a second instead of once per
+ * request (bench:api at 500 requests/s: p99 12-17 ms with a query per request, 7.5-9.5 without).
+ */
+const LIST_ROWS_REUSE_MS = 250;
 
 /** The instance id of the path; FORBIDDEN_SCOPE when an instance's own key names another instance. */
 const idOf = (req: Request, res: Response) => {
@@ -89,12 +97,25 @@ export function instancesRouter(fleet: Fleet, config: Config, memoryOf: MemoryOf
   });
 
   /**
-   * The list: one query for every row (never one per instance), the live view laid over it, and
-   * the answer rendered once. Requests that arrive while a list query is in flight share the next
-   * one (FreshRead: never a query that began before them), and with it the same rendered body.
+   * The rows of the list, read again only when they may have changed: the journal (every change
+   * of this node) began or ended a write since the last read, the last read is LIST_ROWS_REUSE_MS
+   * old, or the database was away. With CLUSTER=on other nodes write rows too: read every time.
+   * The live state (status, health, worker) is laid over them per request in any case.
+   */
+  const rowsRead = new SettledRead(() => fleet.rows(), {
+    version: () => (fleet.clustered || !fleet.journal.databaseUp ? null : fleet.journal.writes),
+    maxAgeMs: LIST_ROWS_REUSE_MS,
+    keep: (rows) => rows !== null,
+  });
+
+  /**
+   * The list: one query for every row (never one per instance) unless nothing changed since the
+   * last, the live view laid over it, and the answer rendered once. Requests that arrive while a
+   * list is being made share the next one (FreshRead: never one that began before them), and
+   * with it the same rendered body.
    */
   const listing = new FreshRead(async () => {
-    const rows = await fleet.rows();
+    const rows = await rowsRead.read();
     const handles = new Map(fleet.list().map((h) => [h.id, h]));
     const now = Date.now();
     if (rows) return new SharedJson({ database: 'up', instances: rows.map((row) => show(row, handles.get(row.id), false, now)) });
