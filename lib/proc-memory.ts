@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * Memory and process-tree facts read straight from /proc. Nothing here spawns `ps`: a watchdog
@@ -33,6 +34,15 @@ function readOrNull(path: string): string | null {
   }
 }
 
+/** readOrNull through libuv's thread pool: the kernel's work for the file is not done on the event loop. */
+async function readOrNullAsync(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
 /**
  * `pid (comm) state ppid pgrp ...`; comm may itself contain spaces and parentheses, so the fields
  * are taken after the LAST ')'.
@@ -51,6 +61,32 @@ function kbField(text: string, name: string): number | null {
   return match ? Number(match[1]) * 1024 : null;
 }
 
+/** PSS and RSS from a smaps_rollup; null for the empty rollup of a zombie or kernel thread (no memory to report). */
+function parseRollup(text: string | null): MemoryUsage | null {
+  if (text === null) return null;
+  const pssBytes = kbField(text, 'Pss');
+  const rssBytes = kbField(text, 'Rss');
+  return pssBytes === null || rssBytes === null ? null : { pssBytes, rssBytes };
+}
+
+/** The pids of a `children` file (space separated). */
+function parseChildren(text: string | null, into: Set<number>): void {
+  for (const child of (text ?? '').trim().split(/\s+/)) if (child !== '') into.add(Number(child));
+}
+
+/** Root first, then the rest; processes without memory (gone, zombies) are left out, not counted as 0. */
+function sumTree(pids: readonly number[], usages: ReadonlyArray<MemoryUsage | null>): TreeSample {
+  const sample: TreeSample = { pids: [], pssBytes: 0, rssBytes: 0 };
+  pids.forEach((pid, i) => {
+    const usage = usages[i];
+    if (!usage) return;
+    sample.pids.push(pid);
+    sample.pssBytes += usage.pssBytes;
+    sample.rssBytes += usage.rssBytes;
+  });
+  return sample;
+}
+
 export interface ProcMemory {
   /** PSS and RSS of one process, or null when it is gone (or a zombie, or not ours to read). */
   readMemory(pid: number): MemoryUsage | null;
@@ -61,6 +97,13 @@ export interface ProcMemory {
   sampleTree(rootPid: number): TreeSample;
   /** Live members of a process group; zombies are left out because they hold no memory and cannot be killed. */
   pidsInProcessGroup(pgid: number): number[];
+  /**
+   * readMemory and sampleTree with every file read in libuv's thread pool. A smaps_rollup walks
+   * all mappings of its process (about 3 ms on a loaded machine), so reading a whole fleet's
+   * trees at once this way keeps the event loop answering instead of holding it for the sum.
+   */
+  readMemoryAsync(pid: number): Promise<MemoryUsage | null>;
+  sampleTreeAsync(rootPid: number): Promise<TreeSample>;
 }
 
 /** `root` is injectable so tests can lay out a fake /proc; production uses the module-level functions below. */
@@ -81,19 +124,26 @@ export function createProcMemory(root = '/proc'): ProcMemory {
     return existsSync(`${root}/${pid}/task/${pid}/children`);
   }
 
-  // Children attach to the thread that forked them, so every thread's list is read.
-  function childrenFromTaskFiles(pid: number): number[] {
-    let tids: string[];
+  function threadsOf(pid: number): string[] {
     try {
-      tids = readdirSync(`${root}/${pid}/task`);
+      return readdirSync(`${root}/${pid}/task`);
     } catch {
       return [];
     }
+  }
+
+  // Children attach to the thread that forked them, so every thread's list is read.
+  function childrenFromTaskFiles(pid: number): number[] {
     const children = new Set<number>();
-    for (const tid of tids) {
-      const text = readOrNull(`${root}/${pid}/task/${tid}/children`) ?? '';
-      for (const child of text.trim().split(/\s+/)) if (child !== '') children.add(Number(child));
-    }
+    for (const tid of threadsOf(pid)) parseChildren(readOrNull(`${root}/${pid}/task/${tid}/children`), children);
+    return [...children];
+  }
+
+  async function childrenFromTaskFilesAsync(pid: number): Promise<number[]> {
+    const children = new Set<number>();
+    const tids = await readdir(`${root}/${pid}/task`).catch(() => []);
+    const texts = await Promise.all(tids.map((tid) => readOrNullAsync(`${root}/${pid}/task/${tid}/children`)));
+    for (const text of texts) parseChildren(text, children);
     return [...children];
   }
 
@@ -131,26 +181,43 @@ export function createProcMemory(root = '/proc'): ProcMemory {
     return found;
   }
 
+  async function descendantsOfAsync(pid: number): Promise<number[]> {
+    // Kernels without children files (rare) fall back to the one synchronous scan of /proc.
+    if (!hasChildrenFiles(pid)) return descendantsOf(pid);
+    // Breadth first, a level at a time, in the order descendantsOf gives.
+    const found: number[] = [];
+    const seen = new Set<number>([pid]);
+    for (let level = [pid]; level.length > 0; ) {
+      const next: number[] = [];
+      for (const children of await Promise.all(level.map(childrenFromTaskFilesAsync))) {
+        for (const child of children) {
+          if (seen.has(child)) continue;
+          seen.add(child);
+          found.push(child);
+          next.push(child);
+        }
+      }
+      level = next;
+    }
+    return found;
+  }
+
   function readMemory(pid: number): MemoryUsage | null {
-    const text = readOrNull(`${root}/${pid}/smaps_rollup`);
-    if (text === null) return null;
-    const pssBytes = kbField(text, 'Pss');
-    const rssBytes = kbField(text, 'Rss');
-    // Zombies and kernel threads have an empty rollup: there is no memory to report.
-    if (pssBytes === null || rssBytes === null) return null;
-    return { pssBytes, rssBytes };
+    return parseRollup(readOrNull(`${root}/${pid}/smaps_rollup`));
+  }
+
+  async function readMemoryAsync(pid: number): Promise<MemoryUsage | null> {
+    return parseRollup(await readOrNullAsync(`${root}/${pid}/smaps_rollup`));
   }
 
   function sampleTree(rootPid: number): TreeSample {
-    const sample: TreeSample = { pids: [], pssBytes: 0, rssBytes: 0 };
-    for (const pid of [rootPid, ...descendantsOf(rootPid)]) {
-      const usage = readMemory(pid);
-      if (!usage) continue;
-      sample.pids.push(pid);
-      sample.pssBytes += usage.pssBytes;
-      sample.rssBytes += usage.rssBytes;
-    }
-    return sample;
+    const pids = [rootPid, ...descendantsOf(rootPid)];
+    return sumTree(pids, pids.map(readMemory));
+  }
+
+  async function sampleTreeAsync(rootPid: number): Promise<TreeSample> {
+    const pids = [rootPid, ...(await descendantsOfAsync(rootPid))];
+    return sumTree(pids, await Promise.all(pids.map(readMemoryAsync)));
   }
 
   function pidsInProcessGroup(pgid: number): number[] {
@@ -159,7 +226,7 @@ export function createProcMemory(root = '/proc'): ProcMemory {
       .map((stat) => stat.pid);
   }
 
-  return { readMemory, childrenOf, descendantsOf, sampleTree, pidsInProcessGroup };
+  return { readMemory, childrenOf, descendantsOf, sampleTree, pidsInProcessGroup, readMemoryAsync, sampleTreeAsync };
 }
 
-export const { readMemory, childrenOf, descendantsOf, sampleTree, pidsInProcessGroup } = createProcMemory();
+export const { readMemory, childrenOf, descendantsOf, sampleTree, pidsInProcessGroup, readMemoryAsync, sampleTreeAsync } = createProcMemory();

@@ -92,7 +92,7 @@ export class Checks {
       deep: this.loop('deep', settings.deepIntervalMs, (signal) => deep.tick(signal), settings.healthStartDelayMs),
       recovery: this.loop('recovery', settings.recoveryIntervalMs, async (signal) => void (await recovery.tick(signal))),
       memory: this.loop('memory', settings.memoryIntervalMs, (signal) => this.memory.tick(signal)),
-      memorySample: this.loop('memorySample', settings.memorySampleIntervalMs, async () => this.sampleMemory()),
+      memorySample: this.loop('memorySample', settings.memorySampleIntervalMs, () => this.sampleMemory()),
     };
     this.unsubscribe = [
       // Back to CONNECTED, by any path: earlier failed recoveries are history, and the instance is
@@ -229,8 +229,8 @@ export class Checks {
     return instanceMemoryReport(decision!, this.sampler, waiting, new Set(this.options.fleet.gate.launchingIds()));
   }
 
-  private sampleMemory(): void {
-    this.sampler.sampleAll(
+  private sampleMemory(): Promise<void> {
+    return this.sampler.sampleAll(
       this.options.fleet.list().map((h) => ({ id: h.id, workerPid: h.currentWorker?.pid ?? null, browserPid: h.currentWorker?.browserPid ?? null })),
     );
   }

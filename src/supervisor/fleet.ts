@@ -1,8 +1,7 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { coerceError } from '../../lib/errors.js';
-import type { ProcMemory } from '../../lib/proc-memory.js';
-import { MemorySampler } from '../checks/memory-sampler.js';
+import { MemorySampler, type SamplerProc } from '../checks/memory-sampler.js';
 import type { Config } from '../config/index.js';
 import { listEvents } from '../db/events.js';
 import { InstancesRepository } from '../db/instances-repository.js';
@@ -40,7 +39,7 @@ export interface FleetOptions {
    */
   leases?: Leases | null;
   /** /proc reader for the memory measurement; tests may lay out a fake one. */
-  proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>;
+  proc?: SamplerProc;
 }
 
 /** CLUSTER=on: what the fleet tells the cluster node (src/cluster/cluster-node.ts). */

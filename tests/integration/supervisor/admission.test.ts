@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ProcMemory } from '../../../lib/proc-memory.js';
 import { sleep } from '../../../lib/timeout.js';
 import { instanceView } from '../../../src/api/views.js';
 import { Checks } from '../../../src/checks/checks.js';
 import { checkSettings } from '../../../src/checks/settings.js';
+import type { SamplerProc } from '../../../src/checks/memory-sampler.js';
 import type { Config } from '../../../src/config/index.js';
 import { Fleet } from '../../../src/supervisor/fleet.js';
 import type { WorkerLauncher } from '../../../src/supervisor/instance/handle.js';
@@ -35,11 +35,16 @@ afterEach(async () => {
 });
 
 /** A /proc in which every process the fleet measures has `mb` MiB of PSS (the stand-ins hold no browser). */
-function fakeProc(mb: () => number): Pick<ProcMemory, 'readMemory' | 'sampleTree'> {
-  return {
+function fakeProc(mb: () => number): SamplerProc {
+  return withAsync({
     readMemory: () => ({ pssBytes: mb() * MIB, rssBytes: 2 * mb() * MIB }),
     sampleTree: () => ({ pids: [], pssBytes: 0, rssBytes: 0 }),
-  };
+  });
+}
+
+/** The thread-pool readers of a fake /proc answer what its synchronous ones do. */
+function withAsync(proc: Pick<SamplerProc, 'readMemory' | 'sampleTree'>): SamplerProc {
+  return { ...proc, readMemoryAsync: async (pid) => proc.readMemory(pid), sampleTreeAsync: async (pid) => proc.sampleTree(pid) };
 }
 
 /** Stand-in workers whose launch is held `delayMs` after the handshake; counts launches in progress and their peak. */
@@ -60,7 +65,7 @@ function countingLauncher(delayMs: number) {
   return { launch, stats };
 }
 
-async function startFleet(config: Config, launch: WorkerLauncher, proc?: Pick<ProcMemory, 'readMemory' | 'sampleTree'>, log = silentLogger): Promise<Fleet> {
+async function startFleet(config: Config, launch: WorkerLauncher, proc?: SamplerProc, log = silentLogger): Promise<Fleet> {
   fleet = new Fleet({ config, pool: db.pool, log, launch, ...(proc ? { proc } : {}) });
   await fleet.start();
   return fleet;
@@ -197,10 +202,10 @@ describe('the start gate with the real fleet, MySQL and stand-in workers', { tim
   it("memory readers (the report, a details row, health's refusal) never re-read /proc for a worker already read; a start decision does", async () => {
     const config = testConfig(db.url, root);
     let reads = 0;
-    const proc: Pick<ProcMemory, 'readMemory' | 'sampleTree'> = {
+    const proc = withAsync({
       readMemory: () => (reads++, { pssBytes: 100 * MIB, rssBytes: 200 * MIB }),
       sampleTree: () => ({ pids: [], pssBytes: 0, rssBytes: 0 }),
-    };
+    });
     const f = await startFleet(config, standInLauncher, proc);
     checks = new Checks({ fleet: f, log: silentLogger, settings: { ...checkSettings(config), healthIntervalMs: MINUTE, deepIntervalMs: MINUTE, recoveryIntervalMs: MINUTE, memoryIntervalMs: MINUTE, memorySampleIntervalMs: MINUTE } });
     await f.create('r-1');

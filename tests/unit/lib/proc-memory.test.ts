@@ -11,7 +11,9 @@ import {
   descendantsOf,
   pidsInProcessGroup,
   readMemory,
+  readMemoryAsync,
   sampleTree,
+  sampleTreeAsync,
 } from '../../../lib/proc-memory.js';
 
 /** Far above any pid_max, so never a live process. */
@@ -80,6 +82,34 @@ describe('against the real /proc', () => {
     // Both processes are idle, so separate reads taken just after the sample stay close to it.
     expect(sample.rssBytes).toBeGreaterThan(Math.max(root.rssBytes, leaf.rssBytes));
     expect(sample.rssBytes).toBeCloseTo(root.rssBytes + leaf.rssBytes, -7);
+  });
+
+  it('reads the same tree through the thread pool, root first, and nothing of a process that does not exist', async () => {
+    const child = await startTree();
+    const sample = await sampleTreeAsync(child.pid!);
+    expect(sample.pids).toEqual([child.pid, sleepPid]);
+    // Both processes are idle: a synchronous sample just after lands within 10 MB of it.
+    expect(sample.rssBytes).toBeCloseTo(sampleTree(child.pid!).rssBytes, -7);
+    expect((await readMemoryAsync(child.pid!))!.pssBytes).toBeGreaterThan(0);
+    expect(await readMemoryAsync(NO_SUCH_PID)).toBeNull();
+    expect(await sampleTreeAsync(NO_SUCH_PID)).toEqual({ pids: [], pssBytes: 0, rssBytes: 0 });
+  });
+
+  it('lets the event loop turn while the thread pool reads: many trees read at once are not one long block', async () => {
+    const child = await startTree();
+    let turns = 0;
+    let reading = true;
+    const spin = () => {
+      if (!reading) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const samples = await Promise.all(Array.from({ length: 40 }, () => sampleTreeAsync(child.pid!)));
+    reading = false;
+    expect(samples.every((s) => s.pids.length === 2)).toBe(true);
+    // Read synchronously, the 40 trees would finish before a single turn of the loop.
+    expect(turns).toBeGreaterThanOrEqual(20);
   });
 
   it('lists the live members of a process group', async () => {
@@ -179,5 +209,15 @@ describe('against a fake /proc', () => {
     const proc = createProcMemory(root);
     expect(proc.childrenOf(30).sort()).toEqual([32, 33, 40]);
     expect(proc.descendantsOf(30).sort()).toEqual([32, 33, 34, 40]);
+  });
+
+  it('reads through the thread pool what it reads synchronously: rollups, trees by children files and by parent pid', async () => {
+    const proc = createProcMemory(root);
+    for (const pid of [10, 12, 99]) expect(await proc.readMemoryAsync(pid)).toEqual(proc.readMemory(pid));
+    rollup(30, 300, 150);
+    rollup(33, 30, 15);
+    rollup(40, 40, 20);
+    for (const pid of [10, 30, 99]) expect(await proc.sampleTreeAsync(pid)).toEqual(proc.sampleTree(pid));
+    expect(await proc.sampleTreeAsync(30)).toEqual({ pids: [30, 33, 40], rssBytes: (300 + 30 + 40) * 1024, pssBytes: (150 + 15 + 20) * 1024 });
   });
 });
