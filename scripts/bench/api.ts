@@ -11,7 +11,7 @@
  * report, list or details misses the verdict (p99 over 10 ms, any non-2xx, error or timeout);
  * the trivial route is the floor, shown with its verdict but not judged.
  *
- * Run: npx tsx scripts/bench/api.ts [--instances 100] [--duration 10] [--connections 10] [--rate N] [--warmup 2] [--pin auto|off]
+ * Run: npx tsx scripts/bench/api.ts [--instances 100] [--duration 10] [--connections 10] [--rate N] [--warmup 2] [--settle 10] [--pin auto|off]
  *        [--only health,memory,list,details]
  *
  * Without `--rate` the load is a closed loop: each connection sends again as soon as it is
@@ -23,7 +23,10 @@
  *
  * Each route first gets `--warmup` seconds of the same load, not measured: the first requests
  * pay for JIT compilation and for opening the pool's connections, which a running server has
- * long done.
+ * long done. Before the first, the fleet gets `--settle` seconds: the stand-ins' own start-up
+ * work goes on for seconds after they report their status. The check loops run at their default
+ * intervals throughout, as under `npm start`; GC pauses and the main thread's wait for a core
+ * are printed per route (support/server-pauses.ts).
  *
  * The fleet is real (src/supervisor/fleet.ts, the status writer, a throwaway database on
  * MYSQL_URL with the product's pool size) but its workers are the light stand-ins of the tests
@@ -59,6 +62,7 @@ import { standInLauncher, testConfig } from '../../tests/support/fleet.js';
 import { killProcessesOfRun, markChildrenOfThisRun } from './support/cleanup.js';
 import { chromiumProcessCount, describeError, LoadWatch, machineFacts, progress } from './support/machine.js';
 import { populateFleet } from './support/populate.js';
+import { watchServerPauses } from './support/server-pauses.js';
 import { affinityOf, pinProcess, startRouteLoad, tasksetAvailable, type RouteLoad, type RouteLoadOptions, type RunningLoad } from './support/route-load.js';
 import { describeStatusCodes, failures, P99_LIMIT_MS, routeTable, SERVED_SHARE_MIN, verdict, type RouteRow } from './support/route-report.js';
 import { Messages } from '../../src/messages/messages.js';
@@ -80,6 +84,8 @@ interface Options {
   instances: number;
   durationSec: number;
   warmupSec: number;
+  /** `--settle`: seconds between filling the fleet and the first load, for the stand-ins' own start-up work to end. */
+  settleSec: number;
   connections: number;
   /** `--rate`: requests per second each route's load is paced at; null: closed loop, each connection as fast as answers come. */
   rate: number | null;
@@ -143,6 +149,7 @@ function options(): Options {
       instances: { type: 'string', default: '100' },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
+      settle: { type: 'string', default: '10' },
       connections: { type: 'string', default: '10' },
       rate: { type: 'string' },
       pin: { type: 'string', default: 'auto' },
@@ -154,6 +161,7 @@ function options(): Options {
     instances: wholeNumber('instances', values.instances, 1),
     durationSec: wholeNumber('duration', values.duration, 1),
     warmupSec: wholeNumber('warmup', values.warmup, 0),
+    settleSec: wholeNumber('settle', values.settle, 0),
     connections: wholeNumber('connections', values.connections, 1),
     rate: values.rate === undefined ? null : wholeNumber('rate', values.rate, 1),
     pin: values.pin === 'off' ? 'off' : values.pin === 'auto' ? 'auto' : fail(`--pin must be auto or off, got ${values.pin}`),
@@ -171,6 +179,7 @@ interface Started {
   db?: TestDatabase;
   pool?: Pool;
   fleet?: Fleet;
+  checks?: Checks;
   server?: Server;
   trivial?: Server;
   load?: RunningLoad;
@@ -190,6 +199,7 @@ async function cleanUp(started: Started, marker: string, workDir: string): Promi
       }),
     );
   }
+  if (started.checks) await step('stop the check loops', () => withTimeout(started.checks!.stop(), FLEET_STOP_TIMEOUT_MS, 'check loops stop'));
   if (started.fleet) await step('stop the fleet', () => withTimeout(started.fleet!.stop(), FLEET_STOP_TIMEOUT_MS, 'fleet stop'));
   const survivors = await killProcessesOfRun(marker);
   if (survivors.length > 0) progress(`cleanup: could not kill ${survivors.map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`).join('; ')}`);
@@ -230,7 +240,9 @@ async function setUp(started: Started, ids: readonly string[], workDir: string, 
   });
   if (deadlockedCreations > 0) progress(`${deadlockedCreations} creation(s) deadlocked in the database and were tried again`);
 
-  const checks = new Checks({ fleet, log, settings: checkSettings(config) });
+  // The check loops run at their default intervals, as under `npm start`: what a user's API shares its event loop with.
+  const checks = (started.checks = new Checks({ fleet, log, settings: checkSettings(config) }));
+  checks.start();
   const app = createApp({ pool, fleet, checks, config, log, version: 'bench', startedAt: new Date(), shuttingDown, messages: new Messages({ fleet: fleet, pool: pool, config: config, log: log }) });
   const server = (started.server = await listen(app, '127.0.0.1', 0));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -285,9 +297,11 @@ async function measureRoutes(
       progress(`${route.name}: ${opts.connections} connections${rate ? ` paced at ${rate} requests/s` : ''} for ${opts.durationSec} s`);
       const loopDelay = monitorEventLoopDelay({ resolution: 1 });
       loopDelay.enable();
+      const pauses = watchServerPauses();
       const cpuBefore = process.cpuUsage();
       const result = await load(opts.durationSec);
       const cpu = process.cpuUsage(cpuBefore);
+      const seen = pauses.stop();
       loopDelay.disable();
       const row: RouteRow = {
         route: route.name,
@@ -296,6 +310,7 @@ async function measureRoutes(
         ...(rate ? { rate } : {}),
         serverCpuUs: (cpu.user + cpu.system) / Math.max(1, result.total),
         loopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
+        pauses: seen,
       };
       rows.push(row);
       progress(
@@ -340,6 +355,12 @@ async function main(): Promise<void> {
     const { baseUrl, trivialUrl, config, deadlockedCreations } = await setUp(started, ids, workDir, stopping);
     const pin = pinning(opts);
     progress(pin.described);
+    if (opts.settleSec > 0) {
+      // Stand-ins keep a core busy for seconds after they report their status (module loading, JIT):
+      // measured at once, the first floor would be theirs.
+      progress(`letting the fleet settle for ${opts.settleSec} s`);
+      await sleep(opts.settleSec * 1000);
+    }
     const rows = await measureRoutes(
       started,
       opts,
@@ -359,7 +380,8 @@ async function main(): Promise<void> {
       [
         machine,
         `Load: ${load.summary()}`,
-        `Fleet: ${ids.length} stand-in instances (${linked} CONNECTED, ${ids.length - linked} at QR_REQUIRED), MySQL pool of ${config.mysqlPoolSize}, FLEET_MEMORY_CAP_MB=${config.fleetMemoryCapMb}; ` +
+        `Fleet: ${ids.length} stand-in instances (${linked} CONNECTED, ${ids.length - linked} at QR_REQUIRED), MySQL pool of ${config.mysqlPoolSize}, FLEET_MEMORY_CAP_MB=${config.fleetMemoryCapMb}, ` +
+          `check loops running at their default intervals, ${opts.settleSec} s of settling before the first load; ` +
           `${opts.rate ? 'the open-loop generator of scripts/bench/support/paced-load.ts' : `autocannon ${packageVersion('autocannon')}`} in a process of its own per load, ` +
           `${opts.rate ? 'at most ' : ''}${opts.connections} connections, ` +
           (opts.rate
@@ -376,6 +398,8 @@ async function main(): Promise<void> {
           'of one answer on the server\'s side (the fleet\'s own background work included, the database\'s not), which the machine\'s other load moves far less than latency. ' +
           'event-loop delay: how late the server\'s event loop ran a 1 ms timer during the load (perf_hooks.monitorEventLoopDelay), p99 / max: ' +
           'synchronous work on the loop and the core taken away by other processes both show there. ' +
+          'GC pauses: garbage collections of the server process during the load (perf_hooks `gc` entries, wall time: a collector that waited for the core counts its wait); ' +
+          'waited for a core: time its main thread was ready to run but not running (/proc/self/schedstat), per second of load. ' +
           `\`/api/instance/:id/details\`: each connection walks through the ${ids.length} instance ids in turn. ` +
           `\`GET /trivial\`: a bare express app in the same process, \`res.json({ ok: true })\`, measured first and last. ` +
           `Verdict: p99 ≤ ${P99_LIMIT_MS} ms with no non-2xx, error or timeout` +

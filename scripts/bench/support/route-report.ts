@@ -1,5 +1,6 @@
 /** The API bench's table and verdicts. Pure: no I/O here. */
 import type { RouteLoad } from './route-load.js';
+import type { ServerPauses } from './server-pauses.js';
 import { DASH, renderTable } from './table.js';
 
 /** The must-show: p99 at or under this on every judged route. */
@@ -18,7 +19,11 @@ export interface RouteRow {
   serverCpuUs: number | null;
   /** How late the server's event loop ran a 1 ms timer during the measured load (p99, max), in ms; null when it did not run. */
   loopDelayMs: { p99: number; max: number } | null;
+  /** Garbage collection and waiting for a core during the measured load (support/server-pauses.ts); absent or null when not measured. */
+  pauses?: ServerPauses | null;
 }
+
+const round1 = (value: number): number => Math.round(value * 10) / 10;
 
 /** Whole milliseconds as they are, anything finer with one decimal. */
 const ms = (value: number): string => (Number.isInteger(value) ? String(value) : value.toFixed(1));
@@ -86,12 +91,14 @@ export function routeTable(rows: readonly RouteRow[]): string {
     'status codes',
     'server CPU/request (µs)',
     'event-loop delay p99 / max (ms)',
+    'GC pauses: count, total / max (ms)',
+    'waited for a core (ms/s)',
     `p99 ≤ ${P99_LIMIT_MS} ms`,
   ];
   const body = rows.map((row) => {
     const { route, load } = row;
     return load === null
-      ? [route, DASH, DASH, DASH, DASH, DASH, DASH, DASH, DASH, 'not run', DASH, DASH, verdict(row)]
+      ? [route, DASH, DASH, DASH, DASH, DASH, DASH, DASH, DASH, 'not run', DASH, DASH, DASH, DASH, verdict(row)]
       : [
           route,
           String(Math.round(load.requestsPerSec)),
@@ -105,6 +112,8 @@ export function routeTable(rows: readonly RouteRow[]): string {
           describeStatusCodes(load.statusCodes),
           row.serverCpuUs === null ? DASH : String(Math.round(row.serverCpuUs)),
           row.loopDelayMs === null ? DASH : `${Math.round(row.loopDelayMs.p99)} / ${Math.round(row.loopDelayMs.max)}`,
+          row.pauses ? `${row.pauses.gc.count}, ${ms(round1(row.pauses.gc.totalMs))} / ${ms(round1(row.pauses.gc.maxMs))}` : DASH,
+          row.pauses?.waitedForCoreMsPerSec == null ? DASH : String(Math.round(row.pauses.waitedForCoreMsPerSec)),
           verdict(row),
         ];
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failures, meetsLimit, verdict, type RouteRow } from '../../../scripts/bench/support/route-report.js';
+import { failures, meetsLimit, routeTable, verdict, type RouteRow } from '../../../scripts/bench/support/route-report.js';
 import type { RouteLoad } from '../../../scripts/bench/support/route-load.js';
 
 function load(overrides: Partial<RouteLoad> = {}): RouteLoad {
@@ -46,5 +46,21 @@ describe('the API bench verdict', () => {
     const floor: RouteRow = { ...row(load({ latencyP99Ms: 13 })), judged: false, route: 'GET /trivial (floor)' };
     expect(verdict(floor)).toBe('floor (no)');
     expect(failures([floor])).toEqual([]);
+  });
+
+  it('shows each route’s GC pauses and wait for a core in its own row, a dash where they were not measured', () => {
+    const measured: RouteRow = { ...row(load()), pauses: { gc: { count: 12, totalMs: 48.26, maxMs: 9.04 }, waitedForCoreMsPerSec: 37.4 } };
+    const unread: RouteRow = { ...row(load()), route: 'GET /api/instances', pauses: { gc: { count: 0, totalMs: 0, maxMs: 0 }, waitedForCoreMsPerSec: null } };
+    const lines = routeTable([measured, unread, { ...row(null), route: 'GET /trivial (floor)' }]).split('\n');
+    const header = lines[0]!.split(' | ');
+    const cells = (route: string) => lines.find((l) => l.startsWith(`| ${route} `))!.split(' | ');
+    const gc = header.indexOf('GC pauses: count, total / max (ms)');
+    const wait = header.indexOf('waited for a core (ms/s)');
+    expect(gc).toBeGreaterThan(0);
+    expect(cells('GET /api/health')[gc]).toBe('12, 48.3 / 9');
+    expect(cells('GET /api/health')[wait]).toBe('37');
+    expect(cells('GET /api/instances')[gc]).toBe('0, 0 / 0');
+    expect(cells('GET /api/instances')[wait]).toBe('–');
+    expect(cells('GET /trivial (floor)')[gc]).toBe('–');
   });
 });
