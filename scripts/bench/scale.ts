@@ -45,6 +45,7 @@ import { PeakMemory } from './support/peak-memory.js';
 import { renderReport, verdicts, type BootResult, type IdleResult } from './support/scale-report.js';
 import { SETTINGS } from '../../src/config/index.js';
 import { codeFacts, ScaleRun } from './support/scale-run.js';
+import { scrapeEventLoopLag } from './support/event-loop-lag.js';
 
 /** `GET /api/health` during the idle window: well below the shortest loop interval (30 s), light enough to leave the CPU figures alone. */
 const LOOP_POLL_MS = 5_000;
@@ -144,6 +145,8 @@ async function idle(run: ScaleRun, ids: readonly string[], opts: Options, failur
   if (supervisorPid === null) throw new Error('the supervisor is not running');
   const atStart = await notConnected(run, ids, failures);
   const loops = new LoopWatch(run.api, LOOP_POLL_MS);
+  // Resets the lag histogram: the scrape at the end reads the window alone.
+  await scrapeEventLoopLag(run.api);
   const before = runProcesses(run.marker);
   const t0 = Date.now();
   const end = t0 + opts.idleMs;
@@ -155,6 +158,7 @@ async function idle(run: ScaleRun, ids: readonly string[], opts: Options, failur
   samples.push(runMemory(run.marker, supervisorPid));
   const after = runProcesses(run.marker);
   const windowMs = Date.now() - t0;
+  const eventLoopLag = await scrapeEventLoopLag(run.api);
   const ticks = await loops.stop();
   failures.push(...loops.failures);
   const ofSupervisor = (list: typeof before) => list.filter((p) => p.pid === supervisorPid);
@@ -167,6 +171,7 @@ async function idle(run: ScaleRun, ids: readonly string[], opts: Options, failur
     supervisorCpu: cpuBetween(ofSupervisor(before), ofSupervisor(after)),
     totalCpu: cpuBetween(before, after),
     loops: ticks,
+    eventLoopLag,
     changes: (await statusChangesSince(run.db.pool, t0)).filter((c) => c.at <= t0 + windowMs),
     notConnected: [...new Set([...atStart, ...(await notConnected(run, ids, failures))])],
   };

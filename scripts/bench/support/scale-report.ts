@@ -4,6 +4,7 @@ import { verdictTable, type Verdict } from '../admission.js';
 import { median } from './report.js';
 import { routeTable, type RouteRow } from './route-report.js';
 import type { RunEnd } from './scale-run.js';
+import type { EventLoopLag } from './event-loop-lag.js';
 import type { LoopTicks } from './scale-loops.js';
 import type { CpuUse } from './scale-processes.js';
 import type { StatusChange } from './scale-fleet.js';
@@ -29,6 +30,8 @@ export interface IdleResult {
   supervisorCpu: CpuUse;
   totalCpu: CpuUse;
   loops: LoopTicks[];
+  /** The supervisor's event-loop lag over the window (its /metrics); null when it could not be read. */
+  eventLoopLag: EventLoopLag | null;
   /** Status changes recorded during the window: a steady fleet makes none. */
   changes: StatusChange[];
   /** Instances not CONNECTED when the window opened or closed, with their status. */
@@ -271,6 +274,10 @@ export function renderReport(facts: ReportFacts, idle: IdleResult, api: readonly
     'Check loops at their default intervals (from `GET /api/health`, polled every few seconds during the window):',
     '',
     loopTable(idle),
+    '',
+    `The supervisor's event-loop lag over the window (its \`/metrics\`, perf_hooks delay histogram; work that held every request and message behind it): ${
+      idle.eventLoopLag === null ? 'not read' : `max ${millis(idle.eventLoopLag.maxMs)} ms, p99 ${millis(idle.eventLoopLag.p99Ms)} ms`
+    }. A tick's duration above includes its waits (pings, IPC); the lag is what of it blocked.`,
     '',
     `### API under load, after the idle window`,
     '',

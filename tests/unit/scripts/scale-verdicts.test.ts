@@ -7,7 +7,7 @@ const cpu = { seconds: 3, ended: 0, started: 0 };
 const loopsOf = () => ['health', 'deep', 'recovery', 'memory', 'memorySample'].map((name) => ({ name, runs: 100, skips: 0, errors: 0, durationsMs: [10] }));
 
 function goodRun() {
-  const idle: IdleResult = { instances: 50, windowMs: 300_000, totalBytes: [1], supervisorBytes: [1], processes: [1], supervisorCpu: cpu, totalCpu: cpu, loops: loopsOf(), changes: [], notConnected: [] };
+  const idle: IdleResult = { instances: 50, windowMs: 300_000, totalBytes: [1], supervisorBytes: [1], processes: [1], supervisorCpu: cpu, totalCpu: cpu, loops: loopsOf(), eventLoopLag: null, changes: [], notConnected: [] };
   const load = { durationSec: 10, requestsPerSec: 100, latencyP50Ms: 2, latencyP99Ms: 5, latencyP999Ms: 7, latencyMaxMs: 9, total: 1000, non2xx: 0, errors: 0, timeouts: 0, statusCodes: { '200': 1000 } };
   const api: RouteRow[] = ['GET /api/instances', 'GET /api/instance/:id/details', 'GET /api/memory/report'].map((route) => ({ route, judged: true, load: { ...load }, serverCpuUs: null, loopDelayMs: null }));
   const boot: BootResult = {
