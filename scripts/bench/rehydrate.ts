@@ -112,8 +112,9 @@ function productDefaults(): Record<string, string> {
 }
 
 /**
- * One at a time: two instances created at once can deadlock in the database (both take the gap
- * lock on the empty event range, then both insert), and the bench is not the place to hide that.
+ * One at a time: linking is not what this bench measures, and a creation running beside other
+ * instances' status writes can still be chosen as a deadlock's victim (support/populate.ts
+ * retries those; sessions run READ COMMITTED, so the gap-lock deadlock of two creations is gone).
  */
 async function linkInstances(run: FleetBenchRun, ids: readonly string[]): Promise<void> {
   const running = await run.startFleet(productDefaults());
