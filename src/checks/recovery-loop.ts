@@ -36,6 +36,9 @@ export class RecoveryCheck {
   async tick(signal: AbortSignal): Promise<RecoveryTickResult> {
     const { fleet, settings, log } = this.ctx;
     const readAt = Date.now();
+    // A start or stop after this (a disable among them) makes the row read below stale for that
+    // instance: it is left to the next tick, which reads it again.
+    const generations = new Map(fleet.list().map((h) => [h.id, h.generation]));
     const read = await fleet.rows();
     // With the database away there is nothing to reconcile against, and the enabled flags are unknown.
     if (read === null) return { started: [], reconciled: [] };
@@ -51,7 +54,7 @@ export class RecoveryCheck {
           log.warn(`database said ${row.connectionStatus}, live status is ${live.status}: row corrected`, { instanceId: handle.id });
         }
       }
-      if (dueForStart(handle, row.enabled, Date.now())) {
+      if (generations.get(handle.id) === handle.generation && dueForStart(handle, row.enabled, Date.now())) {
         result.started.push(handle.id);
         log.info('enabled without a worker: starting', { instanceId: handle.id, status: live.status, reason: live.reason });
         await handle.requestStart('recovery');

@@ -55,6 +55,8 @@ const HANDOVER_BACKUP_TIMEOUT_MS = 10_000;
 
 /** Time the fleet's stop gives the journal to write what waits, before the pool closes. */
 const DRAIN_BUDGET_MS = 3_000;
+/** Reads of a row a QR request makes while the instance keeps starting or stopping under it; past them, the last read decides. */
+const STALE_READ_RETRIES = 3;
 
 /**
  * Real workers. As root they run as WORKER_USER, resolved and given the session storage once
@@ -416,8 +418,20 @@ export class Fleet {
    */
   async requestQr(id: string): Promise<void> {
     const handle = this.handle(id);
-    if (handle.hasWorker || handle.live.status === 'CONNECTED') return;
-    const row = (await this.row(id)) ?? this.lastRow(id);
+    const running = () => handle.hasWorker || handle.live.status === 'CONNECTED';
+    let row: Instance | null = null;
+    // A start or stop while the row is read (a disable among them: its write is committed before
+    // its stop begins) makes the read stale; read again, a few times at most, then decide.
+    for (let reads = 1; ; reads++) {
+      if (running()) return;
+      const generation = handle.generation;
+      row = (await this.row(id)) ?? this.lastRow(id);
+      if (handle.generation === generation) break;
+      if (reads === STALE_READ_RETRIES) {
+        if (running()) return;
+        break;
+      }
+    }
     if (row && !row.enabled) throw new AppError('INSTANCE_DISABLED');
     const blockedBy = handle.live.blockedBy;
     if (blockedBy) throw new AppError('INSTANCE_BLOCKED', `the instance waits for a human after ${blockedBy}; restart or enable it to link again`);

@@ -185,6 +185,14 @@ export class InstanceHandle {
     return this.slot.occupied;
   }
 
+  /**
+   * Moves at every start, stop and kill of the worker. A decision to start taken on a row read
+   * before it moved may be stale: a disable writes its row, then stops (which moves this).
+   */
+  get generation(): number {
+    return this.slot.generation;
+  }
+
   /** The worker once its start has finished; never waits for a start in progress. */
   get currentWorker(): WorkerClient | null {
     return this.slot.current;

@@ -1,0 +1,103 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep } from '../../../lib/timeout.js';
+import { Checks } from '../../../src/checks/checks.js';
+import { checkSettings } from '../../../src/checks/settings.js';
+import type { Config } from '../../../src/config/index.js';
+import { Fleet } from '../../../src/supervisor/fleet.js';
+import { createTestDatabase, type TestDatabase } from '../../support/db.js';
+import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
+import { silentLogger } from '../../support/logger.js';
+import { tempSessionRoot } from '../../support/workers.js';
+
+const MINUTE = 60_000;
+let db: TestDatabase;
+let config: Config;
+let fleet: Fleet | undefined;
+let checks: Checks | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrated: true });
+  config = testConfig(db.url, tempSessionRoot());
+});
+afterEach(async () => {
+  await checks?.stop();
+  checks?.close();
+  checks = undefined;
+  await fleet?.stop();
+  fleet = undefined;
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+/**
+ * An enabled instance without a worker: `qr_timeout`, its QR wait ended (what a QR request
+ * starts); `shutdown`, its worker stopped and it is DISCONNECTED (what the recovery loop starts).
+ */
+async function idleInstance(id: string, how: 'qr_timeout' | 'shutdown'): Promise<Fleet> {
+  if (!fleet) {
+    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
+    await fleet.start();
+  }
+  await fleet.create(id);
+  await waitForStatus(fleet, id, 'QR_REQUIRED');
+  await fleet.handle(id).stop(how);
+  expect(fleet.handle(id).hasWorker).toBe(false);
+  return fleet;
+}
+
+const quietChecks = (f: Fleet) =>
+  new Checks({ fleet: f, log: silentLogger, settings: { ...checkSettings(config), healthIntervalMs: MINUTE, deepIntervalMs: MINUTE, recoveryIntervalMs: MINUTE, memoryIntervalMs: MINUTE, memorySampleIntervalMs: MINUTE } });
+
+/**
+ * Makes `read` (a method of the fleet that reads rows) answer what the database held, but only
+ * after the instance has been disabled: the read was taken just before the disable committed.
+ */
+function disableAfterRead<K extends 'row' | 'rows'>(f: Fleet, method: K, id: string): { disabled: () => Promise<void> } {
+  const real = f[method].bind(f) as (...args: unknown[]) => Promise<unknown>;
+  let disabling: Promise<void> | null = null;
+  (f as unknown as Record<K, unknown>)[method] = async (...args: unknown[]) => {
+    const answer = await real(...args);
+    if (!disabling) {
+      disabling = f.disable(id);
+      await disabling;
+    }
+    return answer;
+  };
+  return { disabled: () => disabling ?? Promise.reject(new Error(`${method} was never read`)) };
+}
+
+describe('a start decided on a row read just before a disable', () => {
+  it('a QR request reads the row again and refuses: 409 INSTANCE_DISABLED, no worker', async () => {
+    const f = await idleInstance('race-qr', 'qr_timeout');
+    const race = disableAfterRead(f, 'row', 'race-qr');
+    await expect(f.requestQr('race-qr')).rejects.toMatchObject({ code: 'INSTANCE_DISABLED' });
+    await race.disabled();
+    await sleep(300);
+    expect(f.handle('race-qr').hasWorker).toBe(false);
+    expect((await db.pool.query('SELECT enabled FROM instances WHERE id = ?', ['race-qr']))[0]).toEqual([{ enabled: 0 }]);
+  });
+
+  it('the recovery loop leaves the instance to its next tick instead of starting it', async () => {
+    const f = await idleInstance('race-rec', 'shutdown');
+    checks = quietChecks(f);
+    const race = disableAfterRead(f, 'rows', 'race-rec');
+    await checks.runNow('recovery');
+    await race.disabled();
+    await sleep(300);
+    expect(f.handle('race-rec').hasWorker).toBe(false);
+    // The next tick reads the row again: disabled, nothing to start.
+    await checks.runNow('recovery');
+    expect(f.handle('race-rec').hasWorker).toBe(false);
+  });
+
+  it('without a disable in between, the same idle instances are started by each', async () => {
+    const f = await idleInstance('calm-qr', 'qr_timeout');
+    await f.requestQr('calm-qr');
+    expect(f.handle('calm-qr').hasWorker).toBe(true);
+    await idleInstance('calm-rec', 'shutdown');
+    checks = quietChecks(f);
+    await checks.runNow('recovery');
+    expect(f.handle('calm-rec').hasWorker).toBe(true);
+  });
+});
