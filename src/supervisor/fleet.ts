@@ -358,12 +358,23 @@ export class Fleet {
     );
   }
 
+  /**
+   * Whether an operator's intent just written still stands: read back after the write, the row
+   * shows a later intent written meanwhile (an enable and a disable at once), and only the last
+   * one acts, so the instance ends as its row says. The database away: our own write stands.
+   */
+  private async intentStands(id: string, enabled: boolean): Promise<boolean> {
+    const row = await this.row(id);
+    return row === null || row.enabled === enabled;
+  }
+
   async enable(id: string): Promise<void> {
     this.mustAccept();
     const handle = this.placedOrNull(id);
     await this.setEnabled(id, true);
     // CLUSTER=on and no node runs it: the least-loaded node claims it.
     if (!handle) return void this.placement?.unplaced();
+    if (!(await this.intentStands(id, true))) return;
     await handle.requestStart('enabled', true);
   }
 
@@ -372,6 +383,7 @@ export class Fleet {
     const handle = this.placedOrNull(id);
     await this.setEnabled(id, false);
     if (!handle) return;
+    if (!(await this.intentStands(id, false))) return;
     await handle.stop('disabled');
     this.gate.poke();
     // A disabled instance holds no node: its lease goes back.

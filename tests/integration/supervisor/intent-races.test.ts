@@ -101,3 +101,49 @@ describe('a start decided on a row read just before a disable', () => {
     expect(f.handle('calm-rec').hasWorker).toBe(true);
   });
 });
+
+/**
+ * Runs `between` once, right after the first write of `enabled` (the operator's intent) that the
+ * fleet makes: the other intent then comes between that write and what follows it.
+ */
+function afterIntentWrite(f: Fleet, enabled: boolean, between: () => Promise<void>): void {
+  const target = f as unknown as { setEnabled: (id: string, enabled: boolean) => Promise<void> };
+  const real = target.setEnabled.bind(f);
+  let done = false;
+  target.setEnabled = async (id, value) => {
+    await real(id, value);
+    if (value === enabled && !done) {
+      done = true;
+      await between();
+    }
+  };
+}
+
+const enabledInDb = async (id: string) => ((await db.pool.query('SELECT enabled FROM instances WHERE id = ?', [id]))[0] as Array<{ enabled: number }>)[0]!.enabled === 1;
+
+describe('an enable and a disable at once', () => {
+  it('a disable that comes between an enable and its start wins: the instance ends disabled and stopped', async () => {
+    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
+    await fleet.start();
+    const f = fleet;
+    await f.create('both-1', { enabled: false, webhookUrl: null });
+    afterIntentWrite(f, true, () => f.disable('both-1'));
+    await f.enable('both-1');
+    await sleep(300);
+    expect(await enabledInDb('both-1')).toBe(false);
+    expect(f.handle('both-1').hasWorker).toBe(false);
+  });
+
+  it('an enable that comes between a disable and its stop wins: the instance ends enabled and running', async () => {
+    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
+    await fleet.start();
+    const f = fleet;
+    await f.create('both-2');
+    await waitForStatus(f, 'both-2', 'QR_REQUIRED');
+    afterIntentWrite(f, false, () => f.enable('both-2'));
+    await f.disable('both-2');
+    await sleep(300);
+    expect(await enabledInDb('both-2')).toBe(true);
+    expect(f.handle('both-2').hasWorker).toBe(true);
+  });
+});
