@@ -542,6 +542,7 @@ export class Fleet {
       void this.journal.record({ instanceId: id, event: { category: Category.SESSION, type: 'instance.moved', data: { from, to: leases.nodeId, epoch } }, notify: [{ name: 'instance.moved', payload }] });
     }
     if (!row.enabled || handle.live.blockedBy) return;
+    handle.queueForBoot();
     await handle.markRehydrating();
     void handle.start('takeover');
   }

@@ -11,8 +11,9 @@ export interface RehydrateOptions {
 }
 
 /**
- * Brings instances back after a boot: each is first marked RECONNECTING (so the database says
- * at once what is about to happen), then started in list order with at most `concurrency` starts
+ * Brings instances back after a boot: all are queued for it at once (the recovery loop leaves
+ * them alone), each is marked RECONNECTING (so the database says at once what is about to
+ * happen), then started in list order with at most `concurrency` starts
  * in flight and launches spaced by `staggerMs`. A failed launch is the instance's own business:
  * start() records it and reconnects per policy. Should start() itself reject (a bug, not a launch
  * failure), no further start begins, the ones in flight are waited for, then that error is thrown.
@@ -24,6 +25,9 @@ export interface RehydrateOptions {
  * which the gate's launch limit already bounds for every start.
  */
 export async function rehydrate(handles: readonly InstanceHandle[], options: RehydrateOptions): Promise<void> {
+  // Every one queued before the first await: the recovery loop may tick while they are marked,
+  // and one it started before its mark would then be moved back to RECONNECTING under its start.
+  for (const handle of handles) handle.queueForBoot();
   for (const handle of handles) await handle.markRehydrating();
   const limit = pLimit(options.concurrency);
   let nextLaunchAt = 0;

@@ -479,9 +479,19 @@ export class InstanceHandle {
     await this.onNoReconnect('LOGOUT', LifecycleEvent.DISCONNECTED);
   }
 
-  /** Marks the instance as about to be started at boot (`RECONNECTING`, reason `rehydrate`). */
-  async markRehydrating(): Promise<void> {
+  /** The boot will start this instance: the recovery loop leaves it alone (`bootQueued`) from now on. */
+  queueForBoot(): void {
     this.facts.bootQueued = true;
+  }
+
+  /**
+   * Marks the instance queued for boot as about to be started (`RECONNECTING`, reason
+   * `rehydrate`). Not when a start came since it was queued (start() unqueues it): moved back to
+   * RECONNECTING, that start's own events (authenticated, ready) would be refused and the
+   * instance left stuck with a live worker.
+   */
+  async markRehydrating(): Promise<void> {
+    if (!this.facts.bootQueued) return;
     await this.core.move(LifecycleEvent.RECONNECT_SCHEDULED, 'rehydrate', { category: Category.RECONNECT });
   }
 

@@ -147,3 +147,26 @@ describe('an enable and a disable at once', () => {
     expect(f.handle('both-2').hasWorker).toBe(true);
   });
 });
+
+describe('a start between the boot queueing an instance and marking it', () => {
+  it('is not moved back to RECONNECTING: its status stays its own, and the boot leaves it to that start', async () => {
+    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
+    await fleet.start();
+    const f = fleet;
+    await f.create('boot-1');
+    await waitForStatus(f, 'boot-1', 'QR_REQUIRED');
+    const handle = f.handle('boot-1');
+    handle.queueForBoot();
+    // What the recovery loop or an operator did before the boot got to this instance.
+    await handle.start('restart', true);
+    await handle.markRehydrating();
+    expect(handle.live.status).toBe('QR_REQUIRED');
+    expect(handle.live.bootQueued).toBe(false);
+    // A queued instance no start came to is marked as before.
+    await handle.stop('shutdown');
+    handle.queueForBoot();
+    await handle.markRehydrating();
+    expect(handle.live.status).toBe('RECONNECTING');
+  });
+});
+

@@ -9,6 +9,8 @@ interface FakeFleet {
   handles: InstanceHandle[];
   /** Calls in order: `mark:<id>` and `start:<id>`. */
   calls: string[];
+  /** The instances queued for boot so far (queueForBoot), in order. */
+  queued: string[];
   /** Starts in flight now, and the most there ever were. */
   active: () => number;
   peak: () => number;
@@ -19,6 +21,7 @@ interface FakeFleet {
 /** Stand-in handles whose start() stays pending until the test finishes it. */
 function fakeFleet(ids: string[]): FakeFleet {
   const calls: string[] = [];
+  const queued: string[] = [];
   const pending = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
   let active = 0;
   let peak = 0;
@@ -26,6 +29,7 @@ function fakeFleet(ids: string[]): FakeFleet {
     (id) =>
       ({
         id,
+        queueForBoot: () => void queued.push(id),
         markRehydrating: async () => void calls.push(`mark:${id}`),
         start: (trigger: string) => {
           expect(trigger).toBe('rehydrate');
@@ -39,6 +43,7 @@ function fakeFleet(ids: string[]): FakeFleet {
   return {
     handles,
     calls,
+    queued,
     active: () => active,
     peak: () => peak,
     finish: (id, error) => {
@@ -57,6 +62,17 @@ afterEach(() => {
 });
 
 describe('rehydrate', () => {
+  it('queues every instance for boot before its first await, so a check loop ticking meanwhile starts none of them', async () => {
+    const ids = ['a', 'b', 'c', 'd'];
+    const fleet = fakeFleet(ids);
+    const done = rehydrate(fleet.handles, { concurrency: 4, staggerMs: 0 });
+    expect(fleet.queued).toEqual(ids);
+    expect(fleet.calls).toEqual(['mark:a']);
+    await flush();
+    for (const id of ids) fleet.finish(id);
+    await done;
+  });
+
   it('marks every instance first, then starts them in list order with at most `concurrency` in flight', async () => {
     const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
     const fleet = fakeFleet(ids);
