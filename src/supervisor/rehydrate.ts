@@ -40,6 +40,8 @@ export async function rehydrate(handles: readonly InstanceHandle[], options: Reh
         nextLaunchAt = Math.max(Date.now(), nextLaunchAt) + options.staggerMs;
         if (wait > 0) await sleep(wait);
         if (options.signal?.aborted) return;
+        // Stopped since it was queued (disabled, removed) or started by someone else: not the boot's to start.
+        if (!handle.live.bootQueued) return;
         try {
           await handle.start('rehydrate');
         } catch (error) {

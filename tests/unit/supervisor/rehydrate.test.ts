@@ -11,6 +11,8 @@ interface FakeFleet {
   calls: string[];
   /** The instances queued for boot so far (queueForBoot), in order. */
   queued: string[];
+  /** What a stop does to a queued instance (a disable during the boot). */
+  unqueue: (id: string) => void;
   /** Starts in flight now, and the most there ever were. */
   active: () => number;
   peak: () => number;
@@ -22,6 +24,7 @@ interface FakeFleet {
 function fakeFleet(ids: string[]): FakeFleet {
   const calls: string[] = [];
   const queued: string[] = [];
+  const unqueued = new Set<string>();
   const pending = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
   let active = 0;
   let peak = 0;
@@ -30,9 +33,14 @@ function fakeFleet(ids: string[]): FakeFleet {
       ({
         id,
         queueForBoot: () => void queued.push(id),
+        // As the real handle: queued until a start or a stop (`unqueue`) takes it out.
+        get live() {
+          return { bootQueued: queued.includes(id) && !unqueued.has(id) };
+        },
         markRehydrating: async () => void calls.push(`mark:${id}`),
         start: (trigger: string) => {
           expect(trigger).toBe('rehydrate');
+          unqueued.add(id);
           calls.push(`start:${id}`);
           active++;
           peak = Math.max(peak, active);
@@ -44,6 +52,7 @@ function fakeFleet(ids: string[]): FakeFleet {
     handles,
     calls,
     queued,
+    unqueue: (id) => void unqueued.add(id),
     active: () => active,
     peak: () => peak,
     finish: (id, error) => {
@@ -71,6 +80,20 @@ describe('rehydrate', () => {
     await flush();
     for (const id of ids) fleet.finish(id);
     await done;
+  });
+
+  it('starts only what is still queued when its turn comes: one disabled (stopped) meanwhile stays down', async () => {
+    const fleet = fakeFleet(['a', 'b', 'c']);
+    const done = rehydrate(fleet.handles, { concurrency: 1, staggerMs: 0 });
+    await flush();
+    expect(starts(fleet.calls)).toEqual(['a']);
+    fleet.unqueue('b');
+    fleet.finish('a');
+    await flush();
+    expect(starts(fleet.calls)).toEqual(['a', 'c']);
+    fleet.finish('c');
+    await done;
+    expect(starts(fleet.calls)).toEqual(['a', 'c']);
   });
 
   it('marks every instance first, then starts them in list order with at most `concurrency` in flight', async () => {
