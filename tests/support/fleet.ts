@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { checkSettings, type CheckSettings } from '../../src/checks/settings.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import type { WorkerLauncher } from '../../src/supervisor/instance/handle.js';
 import { WorkerHandle } from '../../src/worker/handle.js';
@@ -27,6 +28,12 @@ export function testConfig(mysqlUrl: string, sessionRoot: string, overrides: Rec
     WEB_LOAD_TIMEOUT_MS: '15000',
     ...overrides,
   });
+}
+
+/** The check settings of `config` with every loop a minute apart: within a test none ticks on its own, the test runs them (`runNow`). */
+export function quietCheckSettings(config: Config): CheckSettings {
+  const minute = 60_000;
+  return { ...checkSettings(config), healthIntervalMs: minute, deepIntervalMs: minute, recoveryIntervalMs: minute, memoryIntervalMs: minute, memorySampleIntervalMs: minute };
 }
 
 /** Polls the fleet's live view until the instance has `status`. */

@@ -2,18 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sleep } from '../../../lib/timeout.js';
 import { instanceView } from '../../../src/api/views.js';
 import { Checks } from '../../../src/checks/checks.js';
-import { checkSettings } from '../../../src/checks/settings.js';
 import type { SamplerProc } from '../../../src/checks/memory-sampler.js';
 import type { Config } from '../../../src/config/index.js';
 import { Fleet } from '../../../src/supervisor/fleet.js';
 import type { WorkerLauncher } from '../../../src/supervisor/instance/handle.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
+import { quietCheckSettings, standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
 import { capturingLogger, silentLogger } from '../../support/logger.js';
 import { tempSessionRoot } from '../../support/workers.js';
 
 const MIB = 1024 * 1024;
-const MINUTE = 60_000;
 
 /** A database and a session root per test: no instance of one test is brought back by the next one's fleet. */
 let db: TestDatabase;
@@ -116,7 +114,7 @@ describe('the start gate with the real fleet, MySQL and stand-in workers', { tim
   it('waits for memory with the measured figures, shows it in the view and the memory report, and starts when room appears', async () => {
     const config = testConfig(db.url, root, { LAUNCH_CONCURRENCY: '4', FLEET_MEMORY_CAP_MB: '1000', INSTANCE_EXPECTED_MB: '300' });
     const f = await startFleet(config, standInLauncher, fakeProc(() => 300));
-    checks = new Checks({ fleet: f, log: silentLogger, settings: { ...checkSettings(config), healthIntervalMs: MINUTE, deepIntervalMs: MINUTE, recoveryIntervalMs: MINUTE, memoryIntervalMs: MINUTE, memorySampleIntervalMs: MINUTE } });
+    checks = new Checks({ fleet: f, log: silentLogger, settings: quietCheckSettings(config) });
     for (const id of ['m-1', 'm-2', 'm-3', 'm-4']) await f.create(id);
     // 300 + 300 + 300 measured or expected: a fourth would make 1200 MiB > 1000.
     await until('three instances at QR', () => ['m-1', 'm-2', 'm-3'].every((id) => f.handle(id).live.status === 'QR_REQUIRED'));
@@ -183,7 +181,7 @@ describe('the start gate with the real fleet, MySQL and stand-in workers', { tim
     // Stopped behind the fleet's back, then memory fills up (the other instance grew).
     await f.handle('r-1').stop('restart');
     mb = 960;
-    checks = new Checks({ fleet: f, log: silentLogger, settings: { ...checkSettings(config), healthIntervalMs: MINUTE, deepIntervalMs: MINUTE, recoveryIntervalMs: MINUTE, memoryIntervalMs: MINUTE, memorySampleIntervalMs: MINUTE } });
+    checks = new Checks({ fleet: f, log: silentLogger, settings: quietCheckSettings(config) });
     const t0 = Date.now();
     await checks.runNow('recovery');
     expect(Date.now() - t0).toBeLessThan(5_000);
@@ -207,7 +205,7 @@ describe('the start gate with the real fleet, MySQL and stand-in workers', { tim
       sampleTree: () => ({ pids: [], pssBytes: 0, rssBytes: 0 }),
     });
     const f = await startFleet(config, standInLauncher, proc);
-    checks = new Checks({ fleet: f, log: silentLogger, settings: { ...checkSettings(config), healthIntervalMs: MINUTE, deepIntervalMs: MINUTE, recoveryIntervalMs: MINUTE, memoryIntervalMs: MINUTE, memorySampleIntervalMs: MINUTE } });
+    checks = new Checks({ fleet: f, log: silentLogger, settings: quietCheckSettings(config) });
     await f.create('r-1');
     await waitForStatus(f, 'r-1', 'QR_REQUIRED');
     f.latestMemory();

@@ -1,15 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../../../lib/timeout.js';
 import { Checks } from '../../../src/checks/checks.js';
-import { checkSettings } from '../../../src/checks/settings.js';
 import type { Config } from '../../../src/config/index.js';
 import { Fleet } from '../../../src/supervisor/fleet.js';
 import { createTestDatabase, type TestDatabase } from '../../support/db.js';
-import { standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
+import { quietCheckSettings, standInLauncher, testConfig, waitForStatus } from '../../support/fleet.js';
 import { silentLogger } from '../../support/logger.js';
 import { tempSessionRoot } from '../../support/workers.js';
 
-const MINUTE = 60_000;
 let db: TestDatabase;
 let config: Config;
 let fleet: Fleet | undefined;
@@ -30,15 +28,19 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** A fleet of stand-ins on the test database, started; afterEach stops it. */
+async function startedFleet(): Promise<Fleet> {
+  const f = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
+  await f.start();
+  return f;
+}
+
 /**
  * An enabled instance without a worker: `qr_timeout`, its QR wait ended (what a QR request
  * starts); `shutdown`, its worker stopped and it is DISCONNECTED (what the recovery loop starts).
  */
 async function idleInstance(id: string, how: 'qr_timeout' | 'shutdown'): Promise<Fleet> {
-  if (!fleet) {
-    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
-    await fleet.start();
-  }
+  fleet ??= await startedFleet();
   await fleet.create(id);
   await waitForStatus(fleet, id, 'QR_REQUIRED');
   await fleet.handle(id).stop(how);
@@ -47,7 +49,7 @@ async function idleInstance(id: string, how: 'qr_timeout' | 'shutdown'): Promise
 }
 
 const quietChecks = (f: Fleet) =>
-  new Checks({ fleet: f, log: silentLogger, settings: { ...checkSettings(config), healthIntervalMs: MINUTE, deepIntervalMs: MINUTE, recoveryIntervalMs: MINUTE, memoryIntervalMs: MINUTE, memorySampleIntervalMs: MINUTE } });
+  new Checks({ fleet: f, log: silentLogger, settings: quietCheckSettings(config) });
 
 /**
  * Makes `read` (a method of the fleet that reads rows) answer what the database held, but only
@@ -123,9 +125,7 @@ const enabledInDb = async (id: string) => ((await db.pool.query('SELECT enabled 
 
 describe('an enable and a disable at once', () => {
   it('a disable that comes between an enable and its start wins: the instance ends disabled and stopped', async () => {
-    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
-    await fleet.start();
-    const f = fleet;
+    const f = (fleet = await startedFleet());
     await f.create('both-1', { enabled: false, webhookUrl: null });
     afterIntentWrite(f, true, () => f.disable('both-1'));
     await f.enable('both-1');
@@ -135,9 +135,7 @@ describe('an enable and a disable at once', () => {
   });
 
   it('an enable that comes between a disable and its stop wins: the instance ends enabled and running', async () => {
-    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
-    await fleet.start();
-    const f = fleet;
+    const f = (fleet = await startedFleet());
     await f.create('both-2');
     await waitForStatus(f, 'both-2', 'QR_REQUIRED');
     afterIntentWrite(f, false, () => f.enable('both-2'));
@@ -150,9 +148,7 @@ describe('an enable and a disable at once', () => {
 
 describe('a start between the boot queueing an instance and marking it', () => {
   it('is not moved back to RECONNECTING: its status stays its own, and the boot leaves it to that start', async () => {
-    fleet = new Fleet({ config, pool: db.pool, log: silentLogger, launch: standInLauncher });
-    await fleet.start();
-    const f = fleet;
+    const f = (fleet = await startedFleet());
     await f.create('boot-1');
     await waitForStatus(f, 'boot-1', 'QR_REQUIRED');
     const handle = f.handle('boot-1');
