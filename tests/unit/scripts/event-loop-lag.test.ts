@@ -20,6 +20,17 @@ describe('bench:scale’s event-loop lag', () => {
     expect(lag!.p99Ms).toBeLessThanOrEqual(lag!.maxMs);
   });
 
+  it('reads each figure from its own line, labelled or not, in ms', () => {
+    const text = [
+      '# HELP wafleet_process_nodejs_eventloop_lag_max_seconds The maximum recorded event loop delay.',
+      'wafleet_process_nodejs_eventloop_lag_min_seconds 0.001',
+      'wafleet_process_nodejs_eventloop_lag_max_seconds 0.5',
+      'wafleet_process_nodejs_eventloop_lag_p99_seconds{node="a"} 0.02',
+      'wafleet_process_nodejs_eventloop_lag_p90_seconds 0.011',
+    ].join('\n');
+    expect(parseEventLoopLag(text)).toEqual({ maxMs: 500, p99Ms: 20 });
+  });
+
   it('is null for an exposition without the lag', () => {
     expect(parseEventLoopLag('wafleet_instances{status="CONNECTED"} 3\n')).toBeNull();
     expect(parseEventLoopLag('wafleet_process_nodejs_eventloop_lag_max_seconds 0.5\n')).toBeNull();
